@@ -1,0 +1,58 @@
+package dev.quarry.cli;
+
+import dev.quarry.engine.QuarryException;
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Function;
+import org.apache.commons.cli.ParseException;
+
+/** {@code quarry <command> [options]}: dispatches to one subcommand; user errors print one line and exit 2. */
+public final class Main {
+    static final int EXIT_USAGE = 2;
+
+    private static final Map<String, Function<String[], Integer>> COMMANDS = new LinkedHashMap<>();
+
+    static {
+        COMMANDS.put("info", InfoCommand::run);
+    }
+
+    private Main() {}
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help")) {
+            out.println("usage: quarry <command> [options]; commands: " + String.join(", ", COMMANDS.keySet()));
+            return args.length == 0 ? EXIT_USAGE : 0;
+        }
+        Function<String[], Integer> cmd = COMMANDS.get(args[0]);
+        if (cmd == null) {
+            err.println("quarry: unknown command '" + args[0] + "' (commands: " + String.join(", ", COMMANDS.keySet()) + ")");
+            return EXIT_USAGE;
+        }
+        try {
+            return cmd.apply(Arrays.copyOfRange(args, 1, args.length));
+        } catch (UsageException e) {
+            err.println("quarry " + args[0] + ": " + e.getMessage());
+            return EXIT_USAGE;
+        } catch (QuarryException e) {
+            err.println("quarry " + args[0] + ": " + e.getMessage());
+            return EXIT_USAGE;
+        }
+    }
+
+    /** A mistake in the command line or its inputs: reported in one line, exit status 2. */
+    static final class UsageException extends RuntimeException {
+        UsageException(String message) {
+            super(message);
+        }
+
+        UsageException(ParseException e) {
+            super(e.getMessage());
+        }
+    }
+}

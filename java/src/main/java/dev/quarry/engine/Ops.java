@@ -1,0 +1,342 @@
+package dev.quarry.engine;
+
+import java.util.Arrays;
+import java.util.StringJoiner;
+
+/**
+ * The native ops over {@link Tensor}s, with their shapes checked in Java first so that a mistake names the op and
+ * every operand's shape. Layouts follow quarry.h: activations NHWC, conv weights [cout][kh][kw][cin], linear
+ * weights [out][in]. Outputs are passed in and overwritten.
+ */
+public final class Ops {
+    private Ops() {}
+
+    /** Throws a {@link QuarryException} carrying the native message when {@code status} is not QY_OK. */
+    static void check(int status, String what) {
+        if (status != QuarryNative.QY_OK)
+            throw new QuarryException(status, what + ": " + QuarryNative.qy_last_error());
+    }
+
+    private static String shapes(Tensor... ts) {
+        StringJoiner j = new StringJoiner(", ");
+        for (Tensor t : ts) j.add(t == null ? "null" : t.isOpen() ? t.describe() : "closed " + Arrays.toString(t.shape()));
+        return j.toString();
+    }
+
+    /** Checks operands are open, on one device and float32 (labels excepted); returns that device. */
+    private static Device operands(String op, Tensor... ts) {
+        Device d = null;
+        for (Tensor t : ts) {
+            if (t == null) throw new QuarryException(op + ": null tensor among (" + shapes(ts) + ")");
+            if (!t.isOpen()) throw new QuarryException(op + ": closed tensor among (" + shapes(ts) + ")");
+            if (d == null) d = t.device();
+            else if (t.device() != d) throw new QuarryException(op + ": operands on different devices (" + shapes(ts) + ")");
+        }
+        return d;
+    }
+
+    private static QuarryException shapeError(String op, String why, Tensor... ts) {
+        return new QuarryException(op + ": " + why + " (" + shapes(ts) + ")");
+    }
+
+    private static void expect(boolean ok, String op, String why, Tensor... ts) {
+        if (!ok) throw shapeError(op, why, ts);
+    }
+
+    private static void call(int status, String op, Tensor... ts) {
+        if (status != QuarryNative.QY_OK)
+            throw new QuarryException(status, op + ": " + QuarryNative.qy_last_error() + " (" + shapes(ts) + ")");
+    }
+
+    private static void sameShape(String op, Tensor a, Tensor b, Tensor... all) {
+        expect(Arrays.equals(a.shape(), b.shape()), op, "shapes differ", all);
+    }
+
+    private static long addr(Tensor t) {
+        return t == null ? 0L : t.address();
+    }
+
+    // ---- fills and elementwise
+
+    public static void fill(Tensor t, float value) {
+        Device d = operands("fill", t);
+        call(QuarryNative.qy_fill(d.code(), d.stream(), t.address(), t.numel(), value), "fill", t);
+    }
+
+    public static void fillUniform(Tensor t, long seed, int streamId, float lo, float hi) {
+        Device d = operands("fill_uniform", t);
+        call(QuarryNative.qy_fill_uniform(d.code(), d.stream(), t.address(), t.numel(), seed, streamId, lo, hi), "fill_uniform", t);
+    }
+
+    public static void fillNormal(Tensor t, long seed, int streamId, float mean, float std) {
+        Device d = operands("fill_normal", t);
+        call(QuarryNative.qy_fill_normal(d.code(), d.stream(), t.address(), t.numel(), seed, streamId, mean, std), "fill_normal", t);
+    }
+
+    /** y = a + b. */
+    public static void add(Tensor a, Tensor b, Tensor y) {
+        Device d = operands("add", a, b, y);
+        sameShape("add", a, b, a, b, y);
+        sameShape("add", a, y, a, b, y);
+        call(QuarryNative.qy_add(d.code(), d.stream(), a.address(), b.address(), y.address(), y.numel()), "add", a, b, y);
+    }
+
+    /** y += alpha * x. */
+    public static void axpy(float alpha, Tensor x, Tensor y) {
+        Device d = operands("axpy", x, y);
+        expect(x.numel() == y.numel(), "axpy", "element counts differ", x, y);
+        call(QuarryNative.qy_axpy(d.code(), d.stream(), alpha, x.address(), y.address(), y.numel()), "axpy", x, y);
+    }
+
+    public static void reluForward(Tensor x, Tensor y) {
+        Device d = operands("relu_fwd", x, y);
+        sameShape("relu_fwd", x, y, x, y);
+        call(QuarryNative.qy_relu_fwd(d.code(), d.stream(), x.address(), y.address(), y.numel()), "relu_fwd", x, y);
+    }
+
+    /** dx = dy where y > 0, else 0 ({@code y} is the forward output). */
+    public static void reluBackward(Tensor y, Tensor dy, Tensor dx) {
+        Device d = operands("relu_bwd", y, dy, dx);
+        sameShape("relu_bwd", y, dy, y, dy, dx);
+        sameShape("relu_bwd", y, dx, y, dy, dx);
+        call(QuarryNative.qy_relu_bwd(d.code(), d.stream(), y.address(), dy.address(), dx.address(), dx.numel()), "relu_bwd", y, dy, dx);
+    }
+
+    // ---- conv2d
+
+    /** Geometry of a conv2d; {@link #outHeight()} and {@link #outWidth()} follow the floor formula of quarry.h. */
+    public record Conv(int kh, int kw, int sh, int sw, int ph, int pw) {
+        public static Conv square(int k, int stride, int pad) {
+            return new Conv(k, k, stride, stride, pad, pad);
+        }
+
+        int outHeight(int h) {
+            return (h + 2 * ph - kh) / sh + 1;
+        }
+
+        int outWidth(int w) {
+            return (w + 2 * pw - kw) / sw + 1;
+        }
+
+        /** The output shape for input x [n][h][w][cin] and cout filters. */
+        public int[] outShape(int[] x, int cout) {
+            return new int[] {x[0], outHeight(x[1]), outWidth(x[2]), cout};
+        }
+    }
+
+    private static void checkConv(String op, Tensor x, Tensor w, Tensor b, Tensor y, Conv g, Tensor... all) {
+        expect(x.rank() == 4 && w.rank() == 4 && y.rank() == 4, op, "x, w and y must be rank 4 (NHWC, [cout][kh][kw][cin])", all);
+        expect(w.dim(1) == g.kh() && w.dim(2) == g.kw(), op, "weight kernel size is not " + g.kh() + "x" + g.kw(), all);
+        expect(x.dim(3) == w.dim(3), op, "input channels of x and w differ", all);
+        expect(g.sh() > 0 && g.sw() > 0 && g.ph() >= 0 && g.pw() >= 0, op, "bad stride/padding " + g, all);
+        expect(x.dim(1) + 2 * g.ph() >= g.kh() && x.dim(2) + 2 * g.pw() >= g.kw(), op, "kernel larger than the padded input", all);
+        expect(Arrays.equals(y.shape(), g.outShape(x.shape(), w.dim(0))), op,
+                "output must be " + Arrays.toString(g.outShape(x.shape(), w.dim(0))), all);
+        expect(b == null || (b.rank() == 1 && b.dim(0) == w.dim(0)), op, "bias must be [cout]", all);
+    }
+
+    public static void conv2dForward(Tensor x, Tensor w, Tensor bias, Tensor y, Conv g) {
+        Tensor[] all = {x, w, bias, y};
+        Device d = bias == null ? operands("conv2d_fwd", x, w, y) : operands("conv2d_fwd", x, w, bias, y);
+        checkConv("conv2d_fwd", x, w, bias, y, g, all);
+        call(QuarryNative.qy_conv2d_fwd(d.code(), d.stream(), x.address(), w.address(), addr(bias), y.address(),
+                x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw()), "conv2d_fwd", all);
+    }
+
+    /** dx from dy and the weights; {@code dx} has the shape of the forward input. */
+    public static void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv g) {
+        Tensor[] all = {dy, w, dx};
+        Device d = operands("conv2d_bwd_data", dy, w, dx);
+        checkConv("conv2d_bwd_data", dx, w, null, dy, g, all);
+        call(QuarryNative.qy_conv2d_bwd_data(d.code(), d.stream(), dy.address(), w.address(), dx.address(),
+                dx.dim(0), dx.dim(1), dx.dim(2), dx.dim(3), w.dim(0), g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw()), "conv2d_bwd_data", all);
+    }
+
+    /** dw (and dbias when not null) from the forward input and dy. */
+    public static void conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor dbias, Conv g) {
+        Tensor[] all = {x, dy, dw, dbias};
+        Device d = dbias == null ? operands("conv2d_bwd_filter", x, dy, dw) : operands("conv2d_bwd_filter", x, dy, dw, dbias);
+        checkConv("conv2d_bwd_filter", x, dw, dbias, dy, g, all);
+        call(QuarryNative.qy_conv2d_bwd_filter(d.code(), d.stream(), x.address(), dy.address(), dw.address(), addr(dbias),
+                x.dim(0), x.dim(1), x.dim(2), x.dim(3), dw.dim(0), g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw()), "conv2d_bwd_filter", all);
+    }
+
+    // ---- batch norm: x is viewed as [m][c] with c its last dimension
+
+    private static void checkChannels(String op, Tensor x, int c, Tensor[] all, Tensor... perChannel) {
+        for (Tensor t : perChannel)
+            expect(t.rank() == 1 && t.dim(0) == c, op, "per-channel tensors must be [" + c + "]", all);
+    }
+
+    public static void batchNormForwardTrain(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvstd,
+                                             Tensor runningMean, Tensor runningVar, float momentum, float eps) {
+        Tensor[] all = {x, gamma, beta, y, saveMean, saveInvstd, runningMean, runningVar};
+        Device d = operands("batchnorm_fwd_train", all);
+        sameShape("batchnorm_fwd_train", x, y, all);
+        int c = x.dim(-1);
+        long m = x.numel() / c;
+        checkChannels("batchnorm_fwd_train", x, c, all, gamma, beta, saveMean, saveInvstd, runningMean, runningVar);
+        call(QuarryNative.qy_batchnorm_fwd_train(d.code(), d.stream(), x.address(), gamma.address(), beta.address(), y.address(),
+                saveMean.address(), saveInvstd.address(), runningMean.address(), runningVar.address(), m, c, momentum, eps),
+                "batchnorm_fwd_train", all);
+    }
+
+    public static void batchNormForwardInfer(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, Tensor y, float eps) {
+        Tensor[] all = {x, gamma, beta, runningMean, runningVar, y};
+        Device d = operands("batchnorm_fwd_infer", all);
+        sameShape("batchnorm_fwd_infer", x, y, all);
+        int c = x.dim(-1);
+        checkChannels("batchnorm_fwd_infer", x, c, all, gamma, beta, runningMean, runningVar);
+        call(QuarryNative.qy_batchnorm_fwd_infer(d.code(), d.stream(), x.address(), gamma.address(), beta.address(),
+                runningMean.address(), runningVar.address(), y.address(), x.numel() / c, c, eps), "batchnorm_fwd_infer", all);
+    }
+
+    public static void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvstd,
+                                         Tensor dx, Tensor dgamma, Tensor dbeta) {
+        Tensor[] all = {x, dy, gamma, saveMean, saveInvstd, dx, dgamma, dbeta};
+        Device d = operands("batchnorm_bwd", all);
+        sameShape("batchnorm_bwd", x, dy, all);
+        sameShape("batchnorm_bwd", x, dx, all);
+        int c = x.dim(-1);
+        checkChannels("batchnorm_bwd", x, c, all, gamma, saveMean, saveInvstd, dgamma, dbeta);
+        call(QuarryNative.qy_batchnorm_bwd(d.code(), d.stream(), x.address(), dy.address(), gamma.address(), saveMean.address(),
+                saveInvstd.address(), dx.address(), dgamma.address(), dbeta.address(), x.numel() / c, c), "batchnorm_bwd", all);
+    }
+
+    // ---- pooling
+
+    public static void maxPool2x2Forward(Tensor x, Tensor y) {
+        Device d = operands("maxpool2x2_fwd", x, y);
+        expect(x.rank() == 4 && x.dim(1) >= 2 && x.dim(2) >= 2, "maxpool2x2_fwd", "x must be [n][h>=2][w>=2][c]", x, y);
+        expect(Arrays.equals(y.shape(), new int[] {x.dim(0), x.dim(1) / 2, x.dim(2) / 2, x.dim(3)}), "maxpool2x2_fwd", "y must be [n][h/2][w/2][c]", x, y);
+        call(QuarryNative.qy_maxpool2x2_fwd(d.code(), d.stream(), x.address(), y.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3)), "maxpool2x2_fwd", x, y);
+    }
+
+    public static void maxPool2x2Backward(Tensor x, Tensor dy, Tensor dx) {
+        Device d = operands("maxpool2x2_bwd", x, dy, dx);
+        expect(x.rank() == 4 && x.dim(1) >= 2 && x.dim(2) >= 2, "maxpool2x2_bwd", "x must be [n][h>=2][w>=2][c]", x, dy, dx);
+        expect(Arrays.equals(dy.shape(), new int[] {x.dim(0), x.dim(1) / 2, x.dim(2) / 2, x.dim(3)}), "maxpool2x2_bwd", "dy must be [n][h/2][w/2][c]", x, dy, dx);
+        sameShape("maxpool2x2_bwd", x, dx, x, dy, dx);
+        call(QuarryNative.qy_maxpool2x2_bwd(d.code(), d.stream(), x.address(), dy.address(), dx.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3)),
+                "maxpool2x2_bwd", x, dy, dx);
+    }
+
+    /** x [n][h][w][c] to y [n][c]. */
+    public static void globalAvgPoolForward(Tensor x, Tensor y) {
+        Device d = operands("avgpool_global_fwd", x, y);
+        expect(x.rank() == 4 && Arrays.equals(y.shape(), new int[] {x.dim(0), x.dim(3)}), "avgpool_global_fwd", "need x [n][h][w][c] and y [n][c]", x, y);
+        call(QuarryNative.qy_avgpool_global_fwd(d.code(), d.stream(), x.address(), y.address(), x.dim(0), x.dim(1) * x.dim(2), x.dim(3)), "avgpool_global_fwd", x, y);
+    }
+
+    public static void globalAvgPoolBackward(Tensor dy, Tensor dx) {
+        Device d = operands("avgpool_global_bwd", dy, dx);
+        expect(dx.rank() == 4 && Arrays.equals(dy.shape(), new int[] {dx.dim(0), dx.dim(3)}), "avgpool_global_bwd", "need dy [n][c] and dx [n][h][w][c]", dy, dx);
+        call(QuarryNative.qy_avgpool_global_bwd(d.code(), d.stream(), dy.address(), dx.address(), dx.dim(0), dx.dim(1) * dx.dim(2), dx.dim(3)), "avgpool_global_bwd", dy, dx);
+    }
+
+    // ---- linear
+
+    private static void checkLinear(String op, Tensor x, Tensor w, Tensor b, Tensor y, Tensor... all) {
+        expect(x.rank() == 2 && w.rank() == 2 && y.rank() == 2, op, "x, w and y must be rank 2", all);
+        expect(x.dim(1) == w.dim(1), op, "x [n][in] and w [out][in] disagree on in", all);
+        expect(y.dim(0) == x.dim(0) && y.dim(1) == w.dim(0), op, "y must be [n][out]", all);
+        expect(b == null || (b.rank() == 1 && b.dim(0) == w.dim(0)), op, "bias must be [out]", all);
+    }
+
+    public static void linearForward(Tensor x, Tensor w, Tensor bias, Tensor y) {
+        Tensor[] all = {x, w, bias, y};
+        Device d = bias == null ? operands("linear_fwd", x, w, y) : operands("linear_fwd", x, w, bias, y);
+        checkLinear("linear_fwd", x, w, bias, y, all);
+        call(QuarryNative.qy_linear_fwd(d.code(), d.stream(), x.address(), w.address(), addr(bias), y.address(), x.dim(0), x.dim(1), w.dim(0)), "linear_fwd", all);
+    }
+
+    public static void linearBackwardData(Tensor dy, Tensor w, Tensor dx) {
+        Tensor[] all = {dy, w, dx};
+        Device d = operands("linear_bwd_data", all);
+        checkLinear("linear_bwd_data", dx, w, null, dy, all);
+        call(QuarryNative.qy_linear_bwd_data(d.code(), d.stream(), dy.address(), w.address(), dx.address(), dx.dim(0), dx.dim(1), w.dim(0)), "linear_bwd_data", all);
+    }
+
+    public static void linearBackwardWeight(Tensor x, Tensor dy, Tensor dw, Tensor dbias) {
+        Tensor[] all = {x, dy, dw, dbias};
+        Device d = dbias == null ? operands("linear_bwd_weight", x, dy, dw) : operands("linear_bwd_weight", x, dy, dw, dbias);
+        checkLinear("linear_bwd_weight", x, dw, dbias, dy, all);
+        call(QuarryNative.qy_linear_bwd_weight(d.code(), d.stream(), x.address(), dy.address(), dw.address(), addr(dbias), x.dim(0), x.dim(1), dw.dim(0)),
+                "linear_bwd_weight", all);
+    }
+
+    // ---- dropout
+
+    /**
+     * Dropout with a Philox mask of (seed, layer, k, unit). x is viewed as [rows][spatial][units]; row r uses
+     * k = k0 + r / rowsPerSample. For [n][features] use spatial 1; for Dropout2d on NHWC use spatial h*w.
+     * The backward pass is the same call on dy.
+     */
+    public static void dropout(Tensor x, Tensor y, long spatial, float p, long seed, int layer, long k0, long rowsPerSample) {
+        Device d = operands("dropout", x, y);
+        sameShape("dropout", x, y, x, y);
+        long rows = x.dim(0);
+        long perRow = x.numel() / rows;
+        expect(spatial > 0 && perRow % spatial == 0, "dropout", "spatial " + spatial + " does not divide a row of " + perRow, x, y);
+        call(QuarryNative.qy_dropout(d.code(), d.stream(), x.address(), y.address(), rows, spatial, perRow / spatial, p, seed, layer, k0, rowsPerSample),
+                "dropout", x, y);
+    }
+
+    // ---- log-softmax and NLL
+
+    public static void logSoftmaxForward(Tensor x, Tensor y) {
+        Device d = operands("log_softmax_fwd", x, y);
+        expect(x.rank() == 2, "log_softmax_fwd", "x must be [n][c]", x, y);
+        sameShape("log_softmax_fwd", x, y, x, y);
+        call(QuarryNative.qy_log_softmax_fwd(d.code(), d.stream(), x.address(), y.address(), x.dim(0), x.dim(1)), "log_softmax_fwd", x, y);
+    }
+
+    public static void logSoftmaxBackward(Tensor y, Tensor dy, Tensor dx) {
+        Device d = operands("log_softmax_bwd", y, dy, dx);
+        expect(y.rank() == 2, "log_softmax_bwd", "y must be [n][c]", y, dy, dx);
+        sameShape("log_softmax_bwd", y, dy, y, dy, dx);
+        sameShape("log_softmax_bwd", y, dx, y, dy, dx);
+        call(QuarryNative.qy_log_softmax_bwd(d.code(), d.stream(), y.address(), dy.address(), dx.address(), y.dim(0), y.dim(1)), "log_softmax_bwd", y, dy, dx);
+    }
+
+    private static void checkNll(String op, Tensor logp, Tensor labels, Tensor... all) {
+        expect(logp.rank() == 2, op, "log-probabilities must be [n][c]", all);
+        expect(labels.dtype() == Tensor.DType.I32 && labels.rank() == 1 && labels.dim(0) == logp.dim(0), op, "labels must be i32 [n]", all);
+    }
+
+    /** loss[0] = mean negative log-likelihood with label smoothing (NaN if a label is outside [0, c)). */
+    public static void nllForward(Tensor logp, Tensor labels, Tensor loss, float smoothing) {
+        Tensor[] all = {logp, labels, loss};
+        Device d = operands("nll_fwd", all);
+        checkNll("nll_fwd", logp, labels, all);
+        expect(loss.numel() == 1, "nll_fwd", "loss must hold one element", all);
+        call(QuarryNative.qy_nll_fwd(d.code(), d.stream(), logp.address(), labels.address(), loss.address(), logp.dim(0), logp.dim(1), smoothing), "nll_fwd", all);
+    }
+
+    public static void nllBackward(Tensor labels, Tensor dlogp, float smoothing, float scale) {
+        Tensor[] all = {labels, dlogp};
+        Device d = operands("nll_bwd", all);
+        checkNll("nll_bwd", dlogp, labels, all);
+        call(QuarryNative.qy_nll_bwd(d.code(), d.stream(), labels.address(), dlogp.address(), dlogp.dim(0), dlogp.dim(1), smoothing, scale), "nll_bwd", all);
+    }
+
+    // ---- optimizers
+
+    public static void sgdStep(Tensor param, Tensor grad, Tensor momentumBuf, float lr, float momentum, float dampening,
+                               float weightDecay, boolean nesterov, boolean firstStep) {
+        Tensor[] all = {param, grad, momentumBuf};
+        Device d = momentumBuf == null ? operands("sgd_step", param, grad) : operands("sgd_step", all);
+        expect(param.numel() == grad.numel() && (momentumBuf == null || momentumBuf.numel() == param.numel()), "sgd_step", "sizes differ", all);
+        call(QuarryNative.qy_sgd_step(d.code(), d.stream(), param.address(), grad.address(), addr(momentumBuf), param.numel(), lr, momentum,
+                dampening, weightDecay, nesterov ? 1 : 0, firstStep ? 1 : 0), "sgd_step", all);
+    }
+
+    public static void adamStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+                                float weightDecay, boolean decoupled, long step) {
+        Tensor[] all = {param, grad, m, v};
+        Device d = operands("adam_step", all);
+        expect(param.numel() == grad.numel() && m.numel() == param.numel() && v.numel() == param.numel(), "adam_step", "sizes differ", all);
+        call(QuarryNative.qy_adam_step(d.code(), d.stream(), param.address(), grad.address(), m.address(), v.address(), param.numel(), lr,
+                beta1, beta2, eps, weightDecay, decoupled ? 1 : 0, step), "adam_step", all);
+    }
+}

@@ -1,0 +1,104 @@
+package dev.quarry.engine;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+import org.bytedeco.javacpp.annotation.Properties;
+
+/**
+ * JavaCPP binding of native/include/quarry.h, one method per C function and nothing else. Device pointers and
+ * streams travel as {@code long} addresses; only {@link Tensor}, {@link Device} and {@link Ops} call this class.
+ */
+@Properties(value = @Platform(include = "quarry.h", link = "quarry"))
+public final class QuarryNative {
+    static {
+        // libquarry.so needs libopenblas.so.0: load the preset's copy first so the dynamic linker finds it by SONAME.
+        Loader.load(org.bytedeco.openblas.global.openblas.class);
+        Loader.load();
+    }
+
+    private QuarryNative() {}
+
+    public static final int QY_DEV_CPU = 0, QY_DEV_CUDA = 1;
+    public static final int QY_OK = 0, QY_ERR_INVALID = 1, QY_ERR_NO_DEVICE = 2, QY_ERR_CUDA = 3, QY_ERR_OOM = 4;
+
+    // ---- runtime
+    public static native @Cast("const char*") String qy_version();
+    public static native @Cast("const char*") String qy_last_error();
+    public static native int qy_cuda_compiled();
+    public static native int qy_cuda_device_count(int[] count);
+    public static native int qy_cuda_device_info(int ordinal, @Cast("char*") byte[] name, int nameLen,
+            @Cast("int64_t*") long[] totalBytes, int[] ccMajor, int[] ccMinor, int[] driverVersion, int[] runtimeVersion);
+    public static native int qy_cpu_threads();
+    public static native @Cast("const char*") String qy_blas_info();
+
+    // ---- memory and streams
+    public static native int qy_malloc(int dev, long bytes, @Cast("void**") long[] out);
+    public static native int qy_free(int dev, @Cast("void*") long ptr);
+    public static native int qy_upload(int dev, @Cast("void*") long stream, @Cast("void*") long dst, @Cast("const void*") float[] src, long bytes);
+    public static native int qy_upload(int dev, @Cast("void*") long stream, @Cast("void*") long dst, @Cast("const void*") int[] src, long bytes);
+    public static native int qy_upload(int dev, @Cast("void*") long stream, @Cast("void*") long dst, @Cast("const void*") Pointer src, long bytes);
+    public static native int qy_download(int dev, @Cast("void*") long stream, @Cast("void*") float[] dst, @Cast("const void*") long src, long bytes);
+    public static native int qy_download(int dev, @Cast("void*") long stream, @Cast("void*") int[] dst, @Cast("const void*") long src, long bytes);
+    public static native int qy_download(int dev, @Cast("void*") long stream, @Cast("void*") Pointer dst, @Cast("const void*") long src, long bytes);
+    public static native int qy_copy(int dev, @Cast("void*") long stream, @Cast("void*") long dst, @Cast("const void*") long src, long bytes);
+    public static native int qy_stream_create(int dev, @Cast("void**") long[] out);
+    public static native int qy_stream_destroy(int dev, @Cast("void*") long stream);
+    public static native int qy_stream_sync(int dev, @Cast("void*") long stream);
+
+    // ---- random numbers
+    public static native void qy_philox4x32_10(@Cast("const uint32_t*") int[] counter, @Cast("const uint32_t*") int[] key, @Cast("uint32_t*") int[] out);
+    public static native int qy_fill(int dev, @Cast("void*") long stream, @Cast("float*") long out, long n, float value);
+    public static native int qy_fill_uniform(int dev, @Cast("void*") long stream, @Cast("float*") long out, long n, @Cast("uint64_t") long seed, @Cast("uint32_t") int streamId, float lo, float hi);
+    public static native int qy_fill_normal(int dev, @Cast("void*") long stream, @Cast("float*") long out, long n, @Cast("uint64_t") long seed, @Cast("uint32_t") int streamId, float mean, float std);
+
+    // ---- elementwise
+    public static native int qy_add(int dev, @Cast("void*") long stream, @Cast("const float*") long a, @Cast("const float*") long b, @Cast("float*") long y, long n);
+    public static native int qy_axpy(int dev, @Cast("void*") long stream, float alpha, @Cast("const float*") long x, @Cast("float*") long y, long n);
+    public static native int qy_relu_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, long n);
+    public static native int qy_relu_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long y, @Cast("const float*") long dy, @Cast("float*") long dx, long n);
+
+    // ---- conv2d
+    public static native int qy_conv2d_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("const float*") long w, @Cast("const float*") long bias, @Cast("float*") long y,
+            int n, int h, int wd, int cin, int cout, int kh, int kw, int sh, int sw, int ph, int pw);
+    public static native int qy_conv2d_bwd_data(int dev, @Cast("void*") long stream, @Cast("const float*") long dy, @Cast("const float*") long w, @Cast("float*") long dx,
+            int n, int h, int wd, int cin, int cout, int kh, int kw, int sh, int sw, int ph, int pw);
+    public static native int qy_conv2d_bwd_filter(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("const float*") long dy, @Cast("float*") long dw, @Cast("float*") long dbias,
+            int n, int h, int wd, int cin, int cout, int kh, int kw, int sh, int sw, int ph, int pw);
+
+    // ---- batch norm
+    public static native int qy_batchnorm_fwd_train(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("const float*") long gamma, @Cast("const float*") long beta, @Cast("float*") long y,
+            @Cast("float*") long saveMean, @Cast("float*") long saveInvstd, @Cast("float*") long runningMean, @Cast("float*") long runningVar, long m, int c, float momentum, float eps);
+    public static native int qy_batchnorm_fwd_infer(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("const float*") long gamma, @Cast("const float*") long beta,
+            @Cast("const float*") long runningMean, @Cast("const float*") long runningVar, @Cast("float*") long y, long m, int c, float eps);
+    public static native int qy_batchnorm_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("const float*") long dy, @Cast("const float*") long gamma,
+            @Cast("const float*") long saveMean, @Cast("const float*") long saveInvstd, @Cast("float*") long dx, @Cast("float*") long dgamma, @Cast("float*") long dbeta, long m, int c);
+
+    // ---- pooling
+    public static native int qy_maxpool2x2_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, int n, int h, int w, int c);
+    public static native int qy_maxpool2x2_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("const float*") long dy, @Cast("float*") long dx, int n, int h, int w, int c);
+    public static native int qy_avgpool_global_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, int n, int hw, int c);
+    public static native int qy_avgpool_global_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long dy, @Cast("float*") long dx, int n, int hw, int c);
+
+    // ---- linear
+    public static native int qy_linear_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("const float*") long w, @Cast("const float*") long bias, @Cast("float*") long y, int n, int in, int out);
+    public static native int qy_linear_bwd_data(int dev, @Cast("void*") long stream, @Cast("const float*") long dy, @Cast("const float*") long w, @Cast("float*") long dx, int n, int in, int out);
+    public static native int qy_linear_bwd_weight(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("const float*") long dy, @Cast("float*") long dw, @Cast("float*") long dbias, int n, int in, int out);
+
+    // ---- dropout
+    public static native int qy_dropout(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, long rows, long spatial, long units, float p,
+            @Cast("uint64_t") long seed, @Cast("uint32_t") int layer, @Cast("uint64_t") long k0, long rowsPerSample);
+
+    // ---- log-softmax and NLL
+    public static native int qy_log_softmax_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, int n, int c);
+    public static native int qy_log_softmax_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long y, @Cast("const float*") long dy, @Cast("float*") long dx, int n, int c);
+    public static native int qy_nll_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long logp, @Cast("const int32_t*") long labels, @Cast("float*") long loss, int n, int c, float smoothing);
+    public static native int qy_nll_bwd(int dev, @Cast("void*") long stream, @Cast("const int32_t*") long labels, @Cast("float*") long dlogp, int n, int c, float smoothing, float scale);
+
+    // ---- optimizers
+    public static native int qy_sgd_step(int dev, @Cast("void*") long stream, @Cast("float*") long param, @Cast("const float*") long grad, @Cast("float*") long momentumBuf, long n,
+            float lr, float momentum, float dampening, float weightDecay, int nesterov, int firstStep);
+    public static native int qy_adam_step(int dev, @Cast("void*") long stream, @Cast("float*") long param, @Cast("const float*") long grad, @Cast("float*") long m, @Cast("float*") long v, long n,
+            float lr, float beta1, float beta2, float eps, float weightDecay, int decoupled, long step);
+}

@@ -1,0 +1,64 @@
+// Elementwise ops and optimizer updates (CPU). Semantics in quarry.h; CUDA twin in cuda/elementwise.cu.
+#include <cmath>
+
+#include "backend.h"
+
+int cpu_add(void*, const float* a, const float* b, float* y, int64_t n) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+    return QY_OK;
+}
+
+int cpu_axpy(void*, float alpha, const float* x, float* y, int64_t n) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+    return QY_OK;
+}
+
+int cpu_relu_fwd(void*, const float* x, float* y, int64_t n) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    return QY_OK;
+}
+
+int cpu_relu_bwd(void*, const float* y, const float* dy, float* dx, int64_t n) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    return QY_OK;
+}
+
+int cpu_sgd_step(void*, float* param, const float* grad, float* buf, int64_t n, float lr, float momentum,
+                 float dampening, float weight_decay, int nesterov, int first_step) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+        float g = grad[i] + weight_decay * param[i];
+        if (momentum > 0.0f) {
+            float b = first_step ? g : momentum * buf[i] + (1.0f - dampening) * g;
+            buf[i] = b;
+            g = nesterov ? g + momentum * b : b;
+        }
+        param[i] -= lr * g;
+    }
+    return QY_OK;
+}
+
+int cpu_adam_step(void*, float* param, const float* grad, float* m, float* v, int64_t n, float lr, float beta1,
+                  float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
+    const float bias1 = (float)(1.0 - std::pow((double)beta1, (double)step));
+    const float bias2 = (float)(1.0 - std::pow((double)beta2, (double)step));
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+        float p = param[i];
+        float g = grad[i];
+        if (decoupled)
+            p *= 1.0f - lr * weight_decay;
+        else
+            g += weight_decay * p;
+        float mi = beta1 * m[i] + (1.0f - beta1) * g;
+        float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        param[i] = p - lr * (mi / bias1) / (std::sqrt(vi / bias2) + eps);
+    }
+    return QY_OK;
+}

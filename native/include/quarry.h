@@ -1,0 +1,144 @@
+/*
+ * quarry.h: the C API of Quarry's native op library, the one contract between Java and native code.
+ *
+ * Every op is a stateless function over device memory with explicit shapes. The first two arguments of an op
+ * are the backend (QY_DEV_CPU or QY_DEV_CUDA) and a stream (NULL = the default stream; ignored on the CPU).
+ * Every function returns a status (QY_OK = 0); on failure qy_last_error() returns a one-line message for the
+ * calling thread that names the op and the offending shapes.
+ *
+ * Layout contracts: float32; activations NHWC; conv weights [Cout][Kh][Kw][Cin]; linear weights [out][in].
+ * Outputs are overwritten, never accumulated into, unless the op says otherwise.
+ *
+ * Randomness is Philox4x32-10 (Salmon et al. 2011), identical on both backends:
+ *   dropout: key = seed, counter = {unit >> 2, k_lo, k_hi, layer & 0x7fffffff}, word = unit & 3,
+ *            keep iff (word >> 8) * 2^-24 >= p. The mask is a function of (seed, layer, mask index k, unit)
+ *            only, never of the data index: rows that share k share the mask (consistent MC dropout).
+ *   fills:   key = seed, counter = {i >> 2 (lo), i >> 34 (hi), stream, 0x80000000}, word = i & 3.
+ */
+#ifndef QUARRY_H
+#define QUARRY_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QY_DEV_CPU 0
+#define QY_DEV_CUDA 1
+
+#define QY_OK 0
+#define QY_ERR_INVALID 1   /* bad argument: shape, null pointer, value out of range */
+#define QY_ERR_NO_DEVICE 2 /* CUDA requested but not compiled in, or no usable GPU / driver */
+#define QY_ERR_CUDA 3      /* a CUDA runtime call or kernel launch failed */
+#define QY_ERR_OOM 4       /* allocation failed */
+
+/* ---- runtime ------------------------------------------------------------------------------------------- */
+const char* qy_version(void);
+const char* qy_last_error(void);
+int qy_cuda_compiled(void);
+/* Number of usable CUDA devices; 0 with QY_ERR_NO_DEVICE and a reason in qy_last_error() when there are none. */
+int qy_cuda_device_count(int* count);
+int qy_cuda_device_info(int ordinal, char* name, int name_len, int64_t* total_bytes, int* cc_major,
+                        int* cc_minor, int* driver_version, int* runtime_version);
+int qy_cpu_threads(void);
+/* The CPU GEMM provider: OpenBLAS's configuration string, or the built-in fallback's name. */
+const char* qy_blas_info(void);
+
+/* ---- memory and streams -------------------------------------------------------------------------------- */
+int qy_malloc(int dev, int64_t bytes, void** out);
+int qy_free(int dev, void* ptr);
+/* Host <-> device copies are synchronous (the host buffer may be a pinned Java array). */
+int qy_upload(int dev, void* stream, void* dst, const void* host_src, int64_t bytes);
+int qy_download(int dev, void* stream, void* host_dst, const void* src, int64_t bytes);
+int qy_copy(int dev, void* stream, void* dst, const void* src, int64_t bytes);
+int qy_stream_create(int dev, void** out);
+int qy_stream_destroy(int dev, void* stream);
+int qy_stream_sync(int dev, void* stream);
+
+/* ---- random numbers ------------------------------------------------------------------------------------ */
+/* Host reference of one Philox4x32-10 block: out[4] from counter c[4] and key k[2]. */
+void qy_philox4x32_10(const uint32_t* c, const uint32_t* k, uint32_t* out);
+int qy_fill(int dev, void* stream, float* out, int64_t n, float value);
+int qy_fill_uniform(int dev, void* stream, float* out, int64_t n, uint64_t seed, uint32_t stream_id, float lo,
+                    float hi);
+/* Box-Muller over word pairs (0,1) and (2,3) of each block. */
+int qy_fill_normal(int dev, void* stream, float* out, int64_t n, uint64_t seed, uint32_t stream_id, float mean,
+                   float std);
+
+/* ---- elementwise ----------------------------------------------------------------------------------------- */
+int qy_add(int dev, void* stream, const float* a, const float* b, float* y, int64_t n); /* y = a + b */
+int qy_axpy(int dev, void* stream, float alpha, const float* x, float* y, int64_t n);   /* y += alpha * x */
+int qy_relu_fwd(int dev, void* stream, const float* x, float* y, int64_t n);
+int qy_relu_bwd(int dev, void* stream, const float* y, const float* dy, float* dx, int64_t n); /* dy * (y > 0) */
+
+/* ---- conv2d: x [n][h][w][cin], w [cout][kh][kw][cin], y [n][ho][wo][cout], zero padding -------------------
+ * ho = (h + 2*ph - kh) / sh + 1, wo = (w + 2*pw - kw) / sw + 1 (both must be >= 1). bias / dbias may be NULL. */
+int qy_conv2d_fwd(int dev, void* stream, const float* x, const float* wt, const float* bias, float* y, int n,
+                  int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int ph, int pw);
+int qy_conv2d_bwd_data(int dev, void* stream, const float* dy, const float* wt, float* dx, int n, int h, int w,
+                       int cin, int cout, int kh, int kw, int sh, int sw, int ph, int pw);
+int qy_conv2d_bwd_filter(int dev, void* stream, const float* x, const float* dy, float* dwt, float* dbias, int n,
+                         int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int ph, int pw);
+
+/* ---- batch norm over x [m][c] (m = n*h*w for NHWC) -------------------------------------------------------
+ * Training: batch statistics (biased variance) normalise; running stats move by momentum with the unbiased
+ * variance (PyTorch semantics): r = (1 - momentum) * r + momentum * stat. save_* feed the backward pass. */
+int qy_batchnorm_fwd_train(int dev, void* stream, const float* x, const float* gamma, const float* beta, float* y,
+                           float* save_mean, float* save_invstd, float* running_mean, float* running_var,
+                           int64_t m, int c, float momentum, float eps);
+int qy_batchnorm_fwd_infer(int dev, void* stream, const float* x, const float* gamma, const float* beta,
+                           const float* running_mean, const float* running_var, float* y, int64_t m, int c,
+                           float eps);
+int qy_batchnorm_bwd(int dev, void* stream, const float* x, const float* dy, const float* gamma,
+                     const float* save_mean, const float* save_invstd, float* dx, float* dgamma, float* dbeta,
+                     int64_t m, int c);
+
+/* ---- pooling ------------------------------------------------------------------------------------------- */
+/* 2x2 window, stride 2, floor: y [n][h/2][w/2][c]. Backward routes dy to the first maximum in row-major window
+ * order and writes every element of dx. */
+int qy_maxpool2x2_fwd(int dev, void* stream, const float* x, float* y, int n, int h, int w, int c);
+int qy_maxpool2x2_bwd(int dev, void* stream, const float* x, const float* dy, float* dx, int n, int h, int w,
+                      int c);
+/* Global average pool: x [n][hw][c] -> y [n][c]. */
+int qy_avgpool_global_fwd(int dev, void* stream, const float* x, float* y, int n, int hw, int c);
+int qy_avgpool_global_bwd(int dev, void* stream, const float* dy, float* dx, int n, int hw, int c);
+
+/* ---- linear: x [n][in], w [out][in], y [n][out] = x w^T + bias (bias / dbias may be NULL) ---------------- */
+int qy_linear_fwd(int dev, void* stream, const float* x, const float* wt, const float* bias, float* y, int n,
+                  int in, int out);
+int qy_linear_bwd_data(int dev, void* stream, const float* dy, const float* wt, float* dx, int n, int in, int out);
+int qy_linear_bwd_weight(int dev, void* stream, const float* x, const float* dy, float* dwt, float* dbias, int n,
+                         int in, int out);
+
+/* ---- dropout ------------------------------------------------------------------------------------------- *
+ * x viewed as [rows][spatial][units]; row r uses mask index k = k0 + r / rows_per_sample; the mask of (k, unit)
+ * is broadcast over spatial. Plain dropout: spatial = 1, units = features. Dropout2d on NHWC: spatial = h*w,
+ * units = c. y = x * keep / (1 - p). The backward pass is the same op applied to dy. 0 <= p < 1. */
+int qy_dropout(int dev, void* stream, const float* x, float* y, int64_t rows, int64_t spatial, int64_t units,
+               float p, uint64_t seed, uint32_t layer, uint64_t k0, int64_t rows_per_sample);
+
+/* ---- log-softmax and negative log-likelihood --------------------------------------------------------------- */
+int qy_log_softmax_fwd(int dev, void* stream, const float* x, float* y, int n, int c);
+int qy_log_softmax_bwd(int dev, void* stream, const float* y, const float* dy, float* dx, int n, int c);
+/* loss[0] = mean_i -((1 - s) * logp[i][label_i] + (s / c) * sum_j logp[i][j]); s = label smoothing.
+ * A label outside [0, c) makes the loss NaN. */
+int qy_nll_fwd(int dev, void* stream, const float* logp, const int32_t* labels, float* loss, int n, int c,
+               float smoothing);
+/* dlogp = scale * d(loss)/d(logp). */
+int qy_nll_bwd(int dev, void* stream, const int32_t* labels, float* dlogp, int n, int c, float smoothing,
+               float scale);
+
+/* ---- optimizers (PyTorch semantics) ---------------------------------------------------------------------- *
+ * SGD: g = grad + wd * p; buf = first ? g : momentum * buf + (1 - dampening) * g; g = nesterov ? g + momentum *
+ * buf : buf; p -= lr * g. momentum_buf may be NULL when momentum == 0.
+ * Adam: decoupled (AdamW) ? p *= 1 - lr * wd : g = grad + wd * p; m, v moments; step t >= 1 for bias correction. */
+int qy_sgd_step(int dev, void* stream, float* param, const float* grad, float* momentum_buf, int64_t n, float lr,
+                float momentum, float dampening, float weight_decay, int nesterov, int first_step);
+int qy_adam_step(int dev, void* stream, float* param, const float* grad, float* m, float* v, int64_t n, float lr,
+                 float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

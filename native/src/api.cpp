@@ -1,0 +1,523 @@
+// The public C API: argument checks shared by both backends, then dispatch to cpu_<op> or cuda_<op>.
+#include <omp.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "backend.h"
+#include "quarry.h"
+
+#ifndef QUARRY_VERSION
+#define QUARRY_VERSION "0.0.0"
+#endif
+
+namespace {
+thread_local char g_error[1024] = "";
+
+bool valid_dev(int dev) {
+#ifdef QUARRY_WITH_CUDA
+    return dev == QY_DEV_CPU || dev == QY_DEV_CUDA;
+#else
+    return dev == QY_DEV_CPU;
+#endif
+}
+}  // namespace
+
+int qy_set_error(int code, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_error, sizeof g_error, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+#define FAIL(...) return qy_set_error(QY_ERR_INVALID, __VA_ARGS__)
+#define CHECK_DEV(op)                                                                                        \
+    do {                                                                                                    \
+        if (!valid_dev(dev))                                                                                \
+            return qy_set_error(dev == QY_DEV_CUDA ? QY_ERR_NO_DEVICE : QY_ERR_INVALID,                     \
+                                dev == QY_DEV_CUDA ? "%s: this build of Quarry has no CUDA backend"          \
+                                                   : "%s: unknown device %d",                               \
+                                op, dev);                                                                   \
+    } while (0)
+#define NONNULL(op, p)                                   \
+    do {                                                 \
+        if ((p) == nullptr) FAIL("%s: %s is null", op, #p); \
+    } while (0)
+#define POSITIVE(op, v)                                                          \
+    do {                                                                         \
+        if ((v) <= 0) FAIL("%s: %s must be positive, got %lld", op, #v, (long long)(v)); \
+    } while (0)
+
+#ifdef QUARRY_WITH_CUDA
+#define DISPATCH(name, ...) \
+    (dev == QY_DEV_CUDA ? cuda_##name(stream, __VA_ARGS__) : cpu_##name(stream, __VA_ARGS__))
+#else
+#define DISPATCH(name, ...) cpu_##name(stream, __VA_ARGS__)
+#endif
+
+extern "C" {
+
+const char* qy_version(void) { return QUARRY_VERSION; }
+const char* qy_last_error(void) { return g_error; }
+
+int qy_cuda_compiled(void) {
+#ifdef QUARRY_WITH_CUDA
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int qy_cuda_device_count(int* count) {
+    if (count == nullptr) FAIL("qy_cuda_device_count: count is null");
+    *count = 0;
+#ifdef QUARRY_WITH_CUDA
+    return cuda_device_count(count);
+#else
+    return qy_set_error(QY_ERR_NO_DEVICE, "this build of Quarry has no CUDA backend (nvcc was not found, or QUARRY_CUDA=OFF)");
+#endif
+}
+
+int qy_cuda_device_info(int ordinal, char* name, int name_len, int64_t* total_bytes, int* cc_major, int* cc_minor,
+                        int* driver_version, int* runtime_version) {
+    if (!name || name_len <= 0 || !total_bytes || !cc_major || !cc_minor || !driver_version || !runtime_version)
+        FAIL("qy_cuda_device_info: null output argument");
+#ifdef QUARRY_WITH_CUDA
+    return cuda_device_info(ordinal, name, name_len, total_bytes, cc_major, cc_minor, driver_version,
+                            runtime_version);
+#else
+    (void)ordinal;
+    return qy_set_error(QY_ERR_NO_DEVICE, "this build of Quarry has no CUDA backend (nvcc was not found, or QUARRY_CUDA=OFF)");
+#endif
+}
+
+int qy_cpu_threads(void) { return omp_get_max_threads(); }
+
+// ---- memory --------------------------------------------------------------------------------------------------
+
+int qy_malloc(int dev, int64_t bytes, void** out) {
+    CHECK_DEV("qy_malloc");
+    NONNULL("qy_malloc", out);
+    *out = nullptr;
+    if (bytes < 0) FAIL("qy_malloc: negative size %lld", (long long)bytes);
+    if (bytes == 0) return QY_OK;
+#ifdef QUARRY_WITH_CUDA
+    if (dev == QY_DEV_CUDA) return cuda_malloc(bytes, out);
+#endif
+    size_t rounded = ((size_t)bytes + 63) & ~(size_t)63;
+    *out = std::aligned_alloc(64, rounded);
+    if (*out == nullptr)
+        return qy_set_error(QY_ERR_OOM, "qy_malloc: out of host memory allocating %lld bytes", (long long)bytes);
+    return QY_OK;
+}
+
+int qy_free(int dev, void* ptr) {
+    CHECK_DEV("qy_free");
+    if (ptr == nullptr) return QY_OK;
+#ifdef QUARRY_WITH_CUDA
+    if (dev == QY_DEV_CUDA) return cuda_free(ptr);
+#endif
+    std::free(ptr);
+    return QY_OK;
+}
+
+#define COPY_ARGS(op)                                              \
+    CHECK_DEV(op);                                                 \
+    if (bytes < 0) FAIL("%s: negative size %lld", op, (long long)bytes); \
+    if (bytes == 0) return QY_OK;                                  \
+    NONNULL(op, dst);                                              \
+    NONNULL(op, src);
+
+int qy_upload(int dev, void* stream, void* dst, const void* src, int64_t bytes) {
+    COPY_ARGS("qy_upload");
+#ifdef QUARRY_WITH_CUDA
+    if (dev == QY_DEV_CUDA) return cuda_upload(stream, dst, src, bytes);
+#endif
+    (void)stream;
+    std::memcpy(dst, src, (size_t)bytes);
+    return QY_OK;
+}
+
+int qy_download(int dev, void* stream, void* dst, const void* src, int64_t bytes) {
+    COPY_ARGS("qy_download");
+#ifdef QUARRY_WITH_CUDA
+    if (dev == QY_DEV_CUDA) return cuda_download(stream, dst, src, bytes);
+#endif
+    (void)stream;
+    std::memcpy(dst, src, (size_t)bytes);
+    return QY_OK;
+}
+
+int qy_copy(int dev, void* stream, void* dst, const void* src, int64_t bytes) {
+    COPY_ARGS("qy_copy");
+#ifdef QUARRY_WITH_CUDA
+    if (dev == QY_DEV_CUDA) return cuda_copy(stream, dst, src, bytes);
+#endif
+    (void)stream;
+    std::memmove(dst, src, (size_t)bytes);
+    return QY_OK;
+}
+
+int qy_stream_create(int dev, void** out) {
+    CHECK_DEV("qy_stream_create");
+    NONNULL("qy_stream_create", out);
+    *out = nullptr;
+#ifdef QUARRY_WITH_CUDA
+    if (dev == QY_DEV_CUDA) return cuda_stream_create(out);
+#endif
+    return QY_OK;
+}
+
+int qy_stream_destroy(int dev, void* stream) {
+    CHECK_DEV("qy_stream_destroy");
+#ifdef QUARRY_WITH_CUDA
+    if (dev == QY_DEV_CUDA && stream != nullptr) return cuda_stream_destroy(stream);
+#endif
+    (void)stream;
+    return QY_OK;
+}
+
+int qy_stream_sync(int dev, void* stream) {
+    CHECK_DEV("qy_stream_sync");
+#ifdef QUARRY_WITH_CUDA
+    if (dev == QY_DEV_CUDA) return cuda_stream_sync(stream);
+#endif
+    (void)stream;
+    return QY_OK;
+}
+
+// ---- random numbers ------------------------------------------------------------------------------------------
+
+int qy_fill(int dev, void* stream, float* out, int64_t n, float value) {
+    CHECK_DEV("qy_fill");
+    POSITIVE("qy_fill", n);
+    NONNULL("qy_fill", out);
+    return DISPATCH(fill, out, n, value);
+}
+
+int qy_fill_uniform(int dev, void* stream, float* out, int64_t n, uint64_t seed, uint32_t stream_id, float lo,
+                    float hi) {
+    CHECK_DEV("qy_fill_uniform");
+    POSITIVE("qy_fill_uniform", n);
+    NONNULL("qy_fill_uniform", out);
+    if (!(lo <= hi)) FAIL("qy_fill_uniform: need lo <= hi, got [%g, %g)", lo, hi);
+    return DISPATCH(fill_uniform, out, n, seed, stream_id, lo, hi);
+}
+
+int qy_fill_normal(int dev, void* stream, float* out, int64_t n, uint64_t seed, uint32_t stream_id, float mean,
+                   float std) {
+    CHECK_DEV("qy_fill_normal");
+    POSITIVE("qy_fill_normal", n);
+    NONNULL("qy_fill_normal", out);
+    if (!(std >= 0)) FAIL("qy_fill_normal: std must be >= 0, got %g", std);
+    return DISPATCH(fill_normal, out, n, seed, stream_id, mean, std);
+}
+
+// ---- elementwise ---------------------------------------------------------------------------------------------
+
+int qy_add(int dev, void* stream, const float* a, const float* b, float* y, int64_t n) {
+    CHECK_DEV("qy_add");
+    POSITIVE("qy_add", n);
+    NONNULL("qy_add", a);
+    NONNULL("qy_add", b);
+    NONNULL("qy_add", y);
+    return DISPATCH(add, a, b, y, n);
+}
+
+int qy_axpy(int dev, void* stream, float alpha, const float* x, float* y, int64_t n) {
+    CHECK_DEV("qy_axpy");
+    POSITIVE("qy_axpy", n);
+    NONNULL("qy_axpy", x);
+    NONNULL("qy_axpy", y);
+    return DISPATCH(axpy, alpha, x, y, n);
+}
+
+int qy_relu_fwd(int dev, void* stream, const float* x, float* y, int64_t n) {
+    CHECK_DEV("qy_relu_fwd");
+    POSITIVE("qy_relu_fwd", n);
+    NONNULL("qy_relu_fwd", x);
+    NONNULL("qy_relu_fwd", y);
+    return DISPATCH(relu_fwd, x, y, n);
+}
+
+int qy_relu_bwd(int dev, void* stream, const float* y, const float* dy, float* dx, int64_t n) {
+    CHECK_DEV("qy_relu_bwd");
+    POSITIVE("qy_relu_bwd", n);
+    NONNULL("qy_relu_bwd", y);
+    NONNULL("qy_relu_bwd", dy);
+    NONNULL("qy_relu_bwd", dx);
+    return DISPATCH(relu_bwd, y, dy, dx, n);
+}
+
+// ---- conv2d --------------------------------------------------------------------------------------------------
+
+static int check_conv(const char* op, int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int ph,
+                      int pw) {
+    if (n <= 0 || h <= 0 || w <= 0 || cin <= 0 || cout <= 0 || kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || ph < 0 ||
+        pw < 0)
+        FAIL("%s: bad shape x=[%d,%d,%d,%d] w=[%d,%d,%d,%d] stride=(%d,%d) pad=(%d,%d)", op, n, h, w, cin, cout, kh, kw,
+             cin, sh, sw, ph, pw);
+    if (h + 2 * ph < kh || w + 2 * pw < kw)
+        FAIL("%s: kernel %dx%d larger than padded input %dx%d", op, kh, kw, h + 2 * ph, w + 2 * pw);
+    return QY_OK;
+}
+
+int qy_conv2d_fwd(int dev, void* stream, const float* x, const float* wt, const float* bias, float* y, int n, int h,
+                  int w, int cin, int cout, int kh, int kw, int sh, int sw, int ph, int pw) {
+    const char* op = "qy_conv2d_fwd";
+    CHECK_DEV(op);
+    if (int s = check_conv(op, n, h, w, cin, cout, kh, kw, sh, sw, ph, pw)) return s;
+    NONNULL(op, x);
+    NONNULL(op, wt);
+    NONNULL(op, y);
+    return DISPATCH(conv2d_fwd, x, wt, bias, y, n, h, w, cin, cout, kh, kw, sh, sw, ph, pw);
+}
+
+int qy_conv2d_bwd_data(int dev, void* stream, const float* dy, const float* wt, float* dx, int n, int h, int w,
+                       int cin, int cout, int kh, int kw, int sh, int sw, int ph, int pw) {
+    const char* op = "qy_conv2d_bwd_data";
+    CHECK_DEV(op);
+    if (int s = check_conv(op, n, h, w, cin, cout, kh, kw, sh, sw, ph, pw)) return s;
+    NONNULL(op, dy);
+    NONNULL(op, wt);
+    NONNULL(op, dx);
+    return DISPATCH(conv2d_bwd_data, dy, wt, dx, n, h, w, cin, cout, kh, kw, sh, sw, ph, pw);
+}
+
+int qy_conv2d_bwd_filter(int dev, void* stream, const float* x, const float* dy, float* dwt, float* dbias, int n,
+                         int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int ph, int pw) {
+    const char* op = "qy_conv2d_bwd_filter";
+    CHECK_DEV(op);
+    if (int s = check_conv(op, n, h, w, cin, cout, kh, kw, sh, sw, ph, pw)) return s;
+    NONNULL(op, x);
+    NONNULL(op, dy);
+    NONNULL(op, dwt);
+    return DISPATCH(conv2d_bwd_filter, x, dy, dwt, dbias, n, h, w, cin, cout, kh, kw, sh, sw, ph, pw);
+}
+
+// ---- batch norm ----------------------------------------------------------------------------------------------
+
+int qy_batchnorm_fwd_train(int dev, void* stream, const float* x, const float* gamma, const float* beta, float* y,
+                           float* save_mean, float* save_invstd, float* running_mean, float* running_var, int64_t m,
+                           int c, float momentum, float eps) {
+    const char* op = "qy_batchnorm_fwd_train";
+    CHECK_DEV(op);
+    if (m < 2 || c <= 0) FAIL("%s: need m >= 2 and c >= 1, got x=[%lld,%d]", op, (long long)m, c);
+    if (!(eps > 0) || !(momentum >= 0 && momentum <= 1)) FAIL("%s: bad eps %g or momentum %g", op, eps, momentum);
+    NONNULL(op, x);
+    NONNULL(op, gamma);
+    NONNULL(op, beta);
+    NONNULL(op, y);
+    NONNULL(op, save_mean);
+    NONNULL(op, save_invstd);
+    NONNULL(op, running_mean);
+    NONNULL(op, running_var);
+    return DISPATCH(batchnorm_fwd_train, x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, m, c,
+                    momentum, eps);
+}
+
+int qy_batchnorm_fwd_infer(int dev, void* stream, const float* x, const float* gamma, const float* beta,
+                           const float* running_mean, const float* running_var, float* y, int64_t m, int c,
+                           float eps) {
+    const char* op = "qy_batchnorm_fwd_infer";
+    CHECK_DEV(op);
+    if (m <= 0 || c <= 0) FAIL("%s: bad shape x=[%lld,%d]", op, (long long)m, c);
+    if (!(eps > 0)) FAIL("%s: eps must be positive, got %g", op, eps);
+    NONNULL(op, x);
+    NONNULL(op, gamma);
+    NONNULL(op, beta);
+    NONNULL(op, running_mean);
+    NONNULL(op, running_var);
+    NONNULL(op, y);
+    return DISPATCH(batchnorm_fwd_infer, x, gamma, beta, running_mean, running_var, y, m, c, eps);
+}
+
+int qy_batchnorm_bwd(int dev, void* stream, const float* x, const float* dy, const float* gamma,
+                     const float* save_mean, const float* save_invstd, float* dx, float* dgamma, float* dbeta,
+                     int64_t m, int c) {
+    const char* op = "qy_batchnorm_bwd";
+    CHECK_DEV(op);
+    if (m <= 0 || c <= 0) FAIL("%s: bad shape x=[%lld,%d]", op, (long long)m, c);
+    NONNULL(op, x);
+    NONNULL(op, dy);
+    NONNULL(op, gamma);
+    NONNULL(op, save_mean);
+    NONNULL(op, save_invstd);
+    NONNULL(op, dx);
+    NONNULL(op, dgamma);
+    NONNULL(op, dbeta);
+    return DISPATCH(batchnorm_bwd, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, m, c);
+}
+
+// ---- pooling -------------------------------------------------------------------------------------------------
+
+int qy_maxpool2x2_fwd(int dev, void* stream, const float* x, float* y, int n, int h, int w, int c) {
+    const char* op = "qy_maxpool2x2_fwd";
+    CHECK_DEV(op);
+    if (n <= 0 || h < 2 || w < 2 || c <= 0) FAIL("%s: need x=[n>=1,h>=2,w>=2,c>=1], got [%d,%d,%d,%d]", op, n, h, w, c);
+    NONNULL(op, x);
+    NONNULL(op, y);
+    return DISPATCH(maxpool2x2_fwd, x, y, n, h, w, c);
+}
+
+int qy_maxpool2x2_bwd(int dev, void* stream, const float* x, const float* dy, float* dx, int n, int h, int w, int c) {
+    const char* op = "qy_maxpool2x2_bwd";
+    CHECK_DEV(op);
+    if (n <= 0 || h < 2 || w < 2 || c <= 0) FAIL("%s: need x=[n>=1,h>=2,w>=2,c>=1], got [%d,%d,%d,%d]", op, n, h, w, c);
+    NONNULL(op, x);
+    NONNULL(op, dy);
+    NONNULL(op, dx);
+    return DISPATCH(maxpool2x2_bwd, x, dy, dx, n, h, w, c);
+}
+
+int qy_avgpool_global_fwd(int dev, void* stream, const float* x, float* y, int n, int hw, int c) {
+    const char* op = "qy_avgpool_global_fwd";
+    CHECK_DEV(op);
+    if (n <= 0 || hw <= 0 || c <= 0) FAIL("%s: bad shape x=[%d,%d,%d]", op, n, hw, c);
+    NONNULL(op, x);
+    NONNULL(op, y);
+    return DISPATCH(avgpool_global_fwd, x, y, n, hw, c);
+}
+
+int qy_avgpool_global_bwd(int dev, void* stream, const float* dy, float* dx, int n, int hw, int c) {
+    const char* op = "qy_avgpool_global_bwd";
+    CHECK_DEV(op);
+    if (n <= 0 || hw <= 0 || c <= 0) FAIL("%s: bad shape x=[%d,%d,%d]", op, n, hw, c);
+    NONNULL(op, dy);
+    NONNULL(op, dx);
+    return DISPATCH(avgpool_global_bwd, dy, dx, n, hw, c);
+}
+
+// ---- linear --------------------------------------------------------------------------------------------------
+
+#define CHECK_LINEAR(op) \
+    if (n <= 0 || in <= 0 || out <= 0) FAIL("%s: bad shape x=[%d,%d] w=[%d,%d]", op, n, in, out, in);
+
+int qy_linear_fwd(int dev, void* stream, const float* x, const float* wt, const float* bias, float* y, int n, int in,
+                  int out) {
+    const char* op = "qy_linear_fwd";
+    CHECK_DEV(op);
+    CHECK_LINEAR(op);
+    NONNULL(op, x);
+    NONNULL(op, wt);
+    NONNULL(op, y);
+    return DISPATCH(linear_fwd, x, wt, bias, y, n, in, out);
+}
+
+int qy_linear_bwd_data(int dev, void* stream, const float* dy, const float* wt, float* dx, int n, int in, int out) {
+    const char* op = "qy_linear_bwd_data";
+    CHECK_DEV(op);
+    CHECK_LINEAR(op);
+    NONNULL(op, dy);
+    NONNULL(op, wt);
+    NONNULL(op, dx);
+    return DISPATCH(linear_bwd_data, dy, wt, dx, n, in, out);
+}
+
+int qy_linear_bwd_weight(int dev, void* stream, const float* x, const float* dy, float* dwt, float* dbias, int n,
+                         int in, int out) {
+    const char* op = "qy_linear_bwd_weight";
+    CHECK_DEV(op);
+    CHECK_LINEAR(op);
+    NONNULL(op, x);
+    NONNULL(op, dy);
+    NONNULL(op, dwt);
+    return DISPATCH(linear_bwd_weight, x, dy, dwt, dbias, n, in, out);
+}
+
+// ---- dropout -------------------------------------------------------------------------------------------------
+
+int qy_dropout(int dev, void* stream, const float* x, float* y, int64_t rows, int64_t spatial, int64_t units, float p,
+               uint64_t seed, uint32_t layer, uint64_t k0, int64_t rows_per_sample) {
+    const char* op = "qy_dropout";
+    CHECK_DEV(op);
+    if (rows <= 0 || spatial <= 0 || units <= 0 || rows_per_sample <= 0)
+        FAIL("%s: bad shape x=[%lld,%lld,%lld] rows_per_sample=%lld", op, (long long)rows, (long long)spatial,
+             (long long)units, (long long)rows_per_sample);
+    if (!(p >= 0.0f && p < 1.0f)) FAIL("%s: p must be in [0, 1), got %g", op, p);
+    NONNULL(op, x);
+    NONNULL(op, y);
+    return DISPATCH(dropout, x, y, rows, spatial, units, p, seed, layer, k0, rows_per_sample);
+}
+
+// ---- log-softmax and NLL -------------------------------------------------------------------------------------
+
+int qy_log_softmax_fwd(int dev, void* stream, const float* x, float* y, int n, int c) {
+    const char* op = "qy_log_softmax_fwd";
+    CHECK_DEV(op);
+    if (n <= 0 || c <= 0) FAIL("%s: bad shape x=[%d,%d]", op, n, c);
+    NONNULL(op, x);
+    NONNULL(op, y);
+    return DISPATCH(log_softmax_fwd, x, y, n, c);
+}
+
+int qy_log_softmax_bwd(int dev, void* stream, const float* y, const float* dy, float* dx, int n, int c) {
+    const char* op = "qy_log_softmax_bwd";
+    CHECK_DEV(op);
+    if (n <= 0 || c <= 0) FAIL("%s: bad shape x=[%d,%d]", op, n, c);
+    NONNULL(op, y);
+    NONNULL(op, dy);
+    NONNULL(op, dx);
+    return DISPATCH(log_softmax_bwd, y, dy, dx, n, c);
+}
+
+int qy_nll_fwd(int dev, void* stream, const float* logp, const int32_t* labels, float* loss, int n, int c,
+               float smoothing) {
+    const char* op = "qy_nll_fwd";
+    CHECK_DEV(op);
+    if (n <= 0 || c <= 0) FAIL("%s: bad shape logp=[%d,%d]", op, n, c);
+    if (!(smoothing >= 0.0f && smoothing < 1.0f)) FAIL("%s: label smoothing must be in [0, 1), got %g", op, smoothing);
+    NONNULL(op, logp);
+    NONNULL(op, labels);
+    NONNULL(op, loss);
+    return DISPATCH(nll_fwd, logp, labels, loss, n, c, smoothing);
+}
+
+int qy_nll_bwd(int dev, void* stream, const int32_t* labels, float* dlogp, int n, int c, float smoothing,
+               float scale) {
+    const char* op = "qy_nll_bwd";
+    CHECK_DEV(op);
+    if (n <= 0 || c <= 0) FAIL("%s: bad shape logp=[%d,%d]", op, n, c);
+    if (!(smoothing >= 0.0f && smoothing < 1.0f)) FAIL("%s: label smoothing must be in [0, 1), got %g", op, smoothing);
+    NONNULL(op, labels);
+    NONNULL(op, dlogp);
+    return DISPATCH(nll_bwd, labels, dlogp, n, c, smoothing, scale);
+}
+
+// ---- optimizers ----------------------------------------------------------------------------------------------
+
+int qy_sgd_step(int dev, void* stream, float* param, const float* grad, float* momentum_buf, int64_t n, float lr,
+                float momentum, float dampening, float weight_decay, int nesterov, int first_step) {
+    const char* op = "qy_sgd_step";
+    CHECK_DEV(op);
+    POSITIVE(op, n);
+    NONNULL(op, param);
+    NONNULL(op, grad);
+    if (!(lr >= 0) || !(momentum >= 0) || !(weight_decay >= 0))
+        FAIL("%s: lr %g, momentum %g and weight decay %g must be >= 0", op, lr, momentum, weight_decay);
+    if (momentum > 0 && momentum_buf == nullptr) FAIL("%s: momentum %g needs a momentum buffer", op, momentum);
+    if (nesterov && (momentum <= 0 || dampening != 0))
+        FAIL("%s: Nesterov needs momentum > 0 and zero dampening", op);
+    return DISPATCH(sgd_step, param, grad, momentum_buf, n, lr, momentum, dampening, weight_decay, nesterov,
+                    first_step);
+}
+
+int qy_adam_step(int dev, void* stream, float* param, const float* grad, float* m, float* v, int64_t n, float lr,
+                 float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
+    const char* op = "qy_adam_step";
+    CHECK_DEV(op);
+    POSITIVE(op, n);
+    NONNULL(op, param);
+    NONNULL(op, grad);
+    NONNULL(op, m);
+    NONNULL(op, v);
+    if (step < 1) FAIL("%s: step must be >= 1, got %lld", op, (long long)step);
+    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0) || !(lr >= 0) || !(weight_decay >= 0))
+        FAIL("%s: bad hyper-parameters lr=%g betas=(%g,%g) eps=%g wd=%g", op, lr, beta1, beta2, eps, weight_decay);
+    return DISPATCH(adam_step, param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, decoupled, step);
+}
+
+}  // extern "C"

@@ -1,0 +1,69 @@
+package dev.quarry.nn;
+
+import dev.quarry.engine.Ops;
+import dev.quarry.engine.Tensor;
+
+/**
+ * Dropout (per feature) or Dropout2d (per channel of an NHWC map) with Philox masks of (seed, layer, k, unit).
+ * In training each row gets its own mask index k from a running counter. {@link #useMcSample} switches the layer
+ * to consistent MC-dropout: every row of the next forward passes shares mask index k, whatever the data.
+ */
+public final class Dropout implements Module {
+    private static final long MC_BASE = 1L << 62;
+
+    private final float p;
+    private final boolean channelwise;
+    private final long seed;
+    private final int layer;
+    private final Buffer out = new Buffer(), dx = new Buffer();
+    private long trainCounter;
+    private long mcSample = -1;
+    private long k0, rowsPerSample, spatial;
+    private boolean active;
+
+    public Dropout(float p, boolean channelwise, long seed, int layer) {
+        if (!(p >= 0f && p < 1f)) throw new IllegalArgumentException("dropout p must be in [0, 1), got " + p);
+        this.p = p;
+        this.channelwise = channelwise;
+        this.seed = seed;
+        this.layer = layer;
+    }
+
+    /** Mask index for MC inference (k >= 0), or -1 to return to ordinary behaviour. */
+    public void useMcSample(long k) {
+        this.mcSample = k;
+    }
+
+    @Override
+    public Tensor forward(Tensor x, boolean training) {
+        active = p > 0f && (training || mcSample >= 0);
+        if (!active) return x;
+        int rows = x.dim(0);
+        spatial = channelwise ? (long) x.dim(1) * x.dim(2) : 1;
+        if (mcSample >= 0) {
+            k0 = MC_BASE + mcSample;
+            rowsPerSample = rows;
+        } else {
+            k0 = trainCounter;
+            rowsPerSample = 1;
+            trainCounter += rows;
+        }
+        Tensor y = out.get(x.device(), x.shape());
+        Ops.dropout(x, y, spatial, p, seed, layer, k0, rowsPerSample);
+        return y;
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        if (!active) return dy;
+        Tensor g = dx.get(dy.device(), dy.shape());
+        Ops.dropout(dy, g, spatial, p, seed, layer, k0, rowsPerSample);
+        return g;
+    }
+
+    @Override
+    public void close() {
+        out.close();
+        dx.close();
+    }
+}

@@ -15,7 +15,7 @@ template <class F1, class F2>
 void column_sums(int64_t m, int c, F1 f1, F2 f2, std::vector<double>& s1, std::vector<double>& s2) {
     int64_t blocks = std::min<int64_t>(kBlocks, m);
     std::vector<double> part1((size_t)(blocks * c), 0.0), part2((size_t)(blocks * c), 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * c > kOmpMinWork)
     for (int64_t b = 0; b < blocks; ++b) {
         int64_t r0 = m * b / blocks, r1 = m * (b + 1) / blocks;
         double* p1 = &part1[(size_t)(b * c)];
@@ -63,7 +63,7 @@ int cpu_batchnorm_fwd_train(void*, const float* x, const float* gamma, const flo
         scale[(size_t)j] = (float)(gamma[j] * invstd);
         shift[(size_t)j] = (float)(beta[j] - gamma[j] * invstd * mean[(size_t)j]);
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * c > kOmpMinWork)
     for (int64_t r = 0; r < m; ++r)
         for (int j = 0; j < c; ++j) y[r * c + j] = x[r * c + j] * scale[(size_t)j] + shift[(size_t)j];
     return QY_OK;
@@ -77,7 +77,7 @@ int cpu_batchnorm_fwd_infer(void*, const float* x, const float* gamma, const flo
         scale[(size_t)j] = (float)(gamma[j] * invstd);
         shift[(size_t)j] = (float)(beta[j] - gamma[j] * invstd * running_mean[j]);
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * c > kOmpMinWork)
     for (int64_t r = 0; r < m; ++r)
         for (int j = 0; j < c; ++j) y[r * c + j] = x[r * c + j] * scale[(size_t)j] + shift[(size_t)j];
     return QY_OK;
@@ -102,7 +102,7 @@ int cpu_batchnorm_bwd(void*, const float* x, const float* dy, const float* gamma
         k2[(size_t)j] = (float)(g * sdy[(size_t)j] / (double)m);
         k3[(size_t)j] = (float)(g * sdyx[(size_t)j] / (double)m * save_invstd[j]);
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * c > kOmpMinWork)
     for (int64_t r = 0; r < m; ++r)
         for (int j = 0; j < c; ++j)
             dx[r * c + j] = k1[(size_t)j] * dy[r * c + j] - k2[(size_t)j] -

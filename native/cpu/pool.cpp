@@ -5,7 +5,7 @@
 
 int cpu_maxpool2x2_fwd(void*, const float* x, float* y, int n, int h, int w, int c) {
     const int ho = h / 2, wo = w / 2;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)n * h * w * c > kOmpMinWork)
     for (int i = 0; i < n; ++i)
         for (int oy = 0; oy < ho; ++oy)
             for (int ox = 0; ox < wo; ++ox) {
@@ -28,7 +28,7 @@ int cpu_maxpool2x2_fwd(void*, const float* x, float* y, int n, int h, int w, int
 int cpu_maxpool2x2_bwd(void*, const float* x, const float* dy, float* dx, int n, int h, int w, int c) {
     const int ho = h / 2, wo = w / 2;
     std::memset(dx, 0, sizeof(float) * (size_t)n * h * w * c);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)n * h * w * c > kOmpMinWork)
     for (int i = 0; i < n; ++i)
         for (int oy = 0; oy < ho; ++oy)
             for (int ox = 0; ox < wo; ++ox) {
@@ -46,7 +46,7 @@ int cpu_maxpool2x2_bwd(void*, const float* x, const float* dy, float* dx, int n,
 }
 
 int cpu_avgpool_global_fwd(void*, const float* x, float* y, int n, int hw, int c) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)n * hw * c > kOmpMinWork)
     for (int i = 0; i < n; ++i)
         for (int j = 0; j < c; ++j) {
             double acc = 0.0;
@@ -58,7 +58,7 @@ int cpu_avgpool_global_fwd(void*, const float* x, float* y, int n, int hw, int c
 
 int cpu_avgpool_global_bwd(void*, const float* dy, float* dx, int n, int hw, int c) {
     const float inv = 1.0f / (float)hw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)n * hw * c > kOmpMinWork)
     for (int i = 0; i < n; ++i)
         for (int p = 0; p < hw; ++p)
             for (int j = 0; j < c; ++j) dx[((int64_t)i * hw + p) * c + j] = dy[(int64_t)i * c + j] * inv;

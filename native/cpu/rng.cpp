@@ -15,14 +15,14 @@ extern "C" void qy_philox4x32_10(const uint32_t* c, const uint32_t* k, uint32_t*
 }
 
 int cpu_fill(void*, float* out, int64_t n, float value) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kOmpMinWork)
     for (int64_t i = 0; i < n; ++i) out[i] = value;
     return QY_OK;
 }
 
 int cpu_fill_uniform(void*, float* out, int64_t n, uint64_t seed, uint32_t stream_id, float lo, float hi) {
     int64_t blocks = (n + 3) / 4;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kOmpMinWork)
     for (int64_t b = 0; b < blocks; ++b) {
         qy::U4 r = qy::fill_block(seed, stream_id, (uint64_t)b);
         for (int j = 0; j < 4 && 4 * b + j < n; ++j) out[4 * b + j] = lo + (hi - lo) * qy::uniform01(qy::word(r, j));
@@ -33,7 +33,7 @@ int cpu_fill_uniform(void*, float* out, int64_t n, uint64_t seed, uint32_t strea
 int cpu_fill_normal(void*, float* out, int64_t n, uint64_t seed, uint32_t stream_id, float mean, float std) {
     const double two_pi = 6.283185307179586;
     int64_t blocks = (n + 3) / 4;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kOmpMinWork)
     for (int64_t b = 0; b < blocks; ++b) {
         qy::U4 r = qy::fill_block(seed, stream_id, (uint64_t)b);
         for (int pair = 0; pair < 2; ++pair) {
@@ -50,7 +50,7 @@ int cpu_fill_normal(void*, float* out, int64_t n, uint64_t seed, uint32_t stream
 int cpu_dropout(void*, const float* x, float* y, int64_t rows, int64_t spatial, int64_t units, float p, uint64_t seed,
                 uint32_t layer, uint64_t k0, int64_t rows_per_sample) {
     const float scale = 1.0f / (1.0f - p);
-#pragma omp parallel
+#pragma omp parallel if (rows * spatial * units > kOmpMinWork)
     {
         std::vector<float> mask((size_t)units);
         uint64_t mask_k = 0;

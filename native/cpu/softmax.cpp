@@ -5,7 +5,7 @@
 #include "backend.h"
 
 int cpu_log_softmax_fwd(void*, const float* x, float* y, int n, int c) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)n * c > kOmpMinWork)
     for (int i = 0; i < n; ++i) {
         const float* xr = x + (int64_t)i * c;
         float mx = xr[0];
@@ -19,7 +19,7 @@ int cpu_log_softmax_fwd(void*, const float* x, float* y, int n, int c) {
 }
 
 int cpu_log_softmax_bwd(void*, const float* y, const float* dy, float* dx, int n, int c) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)n * c > kOmpMinWork)
     for (int i = 0; i < n; ++i) {
         const int64_t o = (int64_t)i * c;
         double s = 0.0;
@@ -50,7 +50,7 @@ int cpu_nll_fwd(void*, const float* logp, const int32_t* labels, float* loss, in
 int cpu_nll_bwd(void*, const int32_t* labels, float* dlogp, int n, int c, float smoothing, float scale) {
     const float off = -scale * smoothing / (float)c / (float)n;
     const float on = off - scale * (1.0f - smoothing) / (float)n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)n * c > kOmpMinWork)
     for (int i = 0; i < n; ++i) {
         int32_t t = labels[i];
         bool ok = t >= 0 && t < c;

@@ -9,6 +9,9 @@
 
 int qy_set_error(int code, const char* fmt, ...);
 
+// Below this many elements a CPU op runs on the calling thread: waking an OpenMP team costs microseconds.
+constexpr int64_t kOmpMinWork = 1 << 15;
+
 #define QY_BACKEND_OP(name, ...)                    \
     int cpu_##name(void* stream, __VA_ARGS__);      \
     int cuda_##name(void* stream, __VA_ARGS__);

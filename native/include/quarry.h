@@ -10,10 +10,16 @@
  * Outputs are overwritten, never accumulated into, unless the op says otherwise.
  *
  * Randomness is Philox4x32-10 (Salmon et al. 2011), identical on both backends:
- *   dropout: key = seed, counter = {unit >> 2, k_lo, k_hi, layer & 0x7fffffff}, word = unit & 3,
+ *   dropout: key = seed, counter = {unit >> 2, k_lo, k_hi, layer & 0x3fffffff}, word = unit & 3,
  *            keep iff (word >> 8) * 2^-24 >= p. The mask is a function of (seed, layer, mask index k, unit)
  *            only, never of the data index: rows that share k share the mask (consistent MC dropout).
- *   fills:   key = seed, counter = {i >> 2 (lo), i >> 34 (hi), stream, 0x80000000}, word = i & 3.
+ *            Layers are numbered below 2^30 (the top two bits of that word mark the other streams).
+ *   fills:   key = seed, counter = {(i >> 2) lo, (i >> 2) hi, stream, 0x80000000}, word w = i & 3 of the block.
+ *            uniform: lo + (hi - lo) * u in float32, u = (w >> 8) * 2^-24.
+ *            normal: words (0,1) give elements 4b, 4b+1 and words (2,3) give 4b+2, 4b+3 by Box-Muller in float64:
+ *            u1 = ((w0 >> 8) + 1) * 2^-24, u2 = (w1 >> 8) * 2^-24, r = sqrt(-2 log u1), mean + std * r cos(2 pi u2)
+ *            and mean + std * r sin(2 pi u2). (CPU and CUDA libm may differ by an ulp in rare elements.)
+ *   joint sampling (acquisition): counter {row lo, point, step, 0x40000000 | row hi}; see qy_joint_sample.
  */
 #ifndef QUARRY_H
 #define QUARRY_H
@@ -130,13 +136,49 @@ int qy_nll_bwd(int dev, void* stream, const int32_t* labels, float* dlogp, int n
                float scale);
 
 /* ---- optimizers (PyTorch semantics) ---------------------------------------------------------------------- *
- * SGD: g = grad + wd * p; buf = first ? g : momentum * buf + (1 - dampening) * g; g = nesterov ? g + momentum *
- * buf : buf; p -= lr * g. momentum_buf may be NULL when momentum == 0.
+ * SGD: g = grad + wd * p; if momentum > 0 { buf = first ? g : momentum * buf + (1 - dampening) * g; g = nesterov ?
+ * g + momentum * buf : buf }; p -= lr * g. Dampening is ignored without momentum; momentum_buf may then be NULL.
  * Adam: decoupled (AdamW) ? p *= 1 - lr * wd : g = grad + wd * p; m, v moments; step t >= 1 for bias correction. */
 int qy_sgd_step(int dev, void* stream, float* param, const float* grad, float* momentum_buf, int64_t n, float lr,
                 float momentum, float dampening, float weight_decay, int nesterov, int first_step);
 int qy_adam_step(int dev, void* stream, float* param, const float* grad, float* m, float* v, int64_t n, float lr,
                  float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step);
+
+/* ---- acquisition ------------------------------------------------------------------------------------------- *
+ * Input: log-softmax MC outputs logp [n][k][c] (k MC samples, c classes), float32 (QY_F32) or float64 (QY_F64);
+ * -inf is a legal log-probability (p = 0). All math is float64; 0 log 0 = 0. Formulas: notes/acquisition.md.
+ * Every score is oriented so that higher means "pick first". */
+#define QY_F32 0
+#define QY_F64 1
+
+#define QY_SCORE_ENTROPY 0           /* H[p_mean] */
+#define QY_SCORE_BALD 1              /* H[p_mean] - (1/K) sum_k H[p_k] */
+#define QY_SCORE_LEAST_CONFIDENCE 2  /* 1 - max_c p_mean */
+#define QY_SCORE_MARGIN 3            /* p_mean(2nd) - p_mean(1st) */
+#define QY_SCORE_VARIATION_RATIOS 4  /* 1 - f_mode / K over per-sample argmax (ties: lowest class) */
+#define QY_SCORE_MEAN_STD 5          /* (1/C) sum_c population std_k p[k][c] */
+#define QY_SCORE_COND_ENTROPY 6      /* (1/K) sum_k H[p_k] (BatchBALD's per-point term) */
+
+int qy_acq_score(int dev, void* stream, const void* logp, int dtype, int64_t n, int k, int c, int kind,
+                 double* scores);
+/* probs = exp(logp) as float64, count elements. */
+int qy_logp_to_probs(int dev, void* stream, const void* logp, int dtype, int64_t count, double* probs);
+/* Exact joint update (row-wise Kronecker product): p_new[i*c + j][kk] = p[i][kk] * probs_a[kk][j], p is m x k. */
+int qy_joint_extend(int dev, void* stream, const double* p, int64_t m, const double* probs_a, int k, int c,
+                    double* p_new);
+/* Importance-sampled configurations of the a chosen points (probs_chosen [a][k][c]): for each MC sample kk and
+ * s draws, one configuration y_i ~ Cat(probs_chosen[i][kk][:]) for every i; row r = kk * s + j of p (m = k * s
+ * rows, k columns) is p[r][k'] = prod_i probs_chosen[i][k'][y_i], and w[r] = 1 / (m * q_r), q_r = mean_k' p[r][k'].
+ * Philox key = seed, counter {r lo, i, step, 0x40000000 | r hi}; u = 53-bit uniform from words 0 and 1
+ * (philox.h uniform01_f64); y_i = the first class j with u < cumulative sum of probs_chosen[i][kk][0..j], else c-1. */
+int qy_joint_sample(int dev, void* stream, const double* probs_chosen, int a, int k, int c, int64_t s,
+                    uint64_t seed, uint32_t step, double* p, double* w);
+/* Joint entropy of the chosen set plus each candidate x < n (probs [n][k][c]):
+ * out[x] = -sum_r w[r] sum_j J[r][j] log J[r][j], J[r][j] = (1/K) sum_kk p[r][kk] probs[x][kk][j];
+ * w == NULL means all ones (exact enumeration). On CUDA the GEMM and the reduction are one kernel: J never
+ * reaches memory. */
+int qy_joint_entropy(int dev, void* stream, const double* p, const double* w, int64_t m, const double* probs,
+                     int64_t n, int k, int c, double* out);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,25 @@ bool valid_dev(int dev) {
     return dev == QY_DEV_CPU;
 #endif
 }
+
+#ifdef QUARRY_WITH_CUDA
+// Whether a GPU answers, probed once per process; the reason when none does.
+struct CudaState {
+    bool ready = false;
+    char reason[512] = "";
+};
+
+const CudaState& cuda_state() {
+    static const CudaState state = [] {
+        CudaState s;
+        int count = 0;
+        s.ready = cuda_device_count(&count) == QY_OK && count > 0;
+        if (!s.ready) snprintf(s.reason, sizeof s.reason, "%s", g_error);
+        return s;
+    }();
+    return state;
+}
+#endif
 }  // namespace
 
 int qy_set_error(int code, const char* fmt, ...) {
@@ -34,6 +53,13 @@ int qy_set_error(int code, const char* fmt, ...) {
 }
 
 #define FAIL(...) return qy_set_error(QY_ERR_INVALID, __VA_ARGS__)
+#ifdef QUARRY_WITH_CUDA
+#define CHECK_CUDA_READY(op)                                                                                \
+    if (dev == QY_DEV_CUDA && !cuda_state().ready)                                                          \
+        return qy_set_error(QY_ERR_NO_DEVICE, "%s: no usable CUDA device: %s", op, cuda_state().reason);
+#else
+#define CHECK_CUDA_READY(op)
+#endif
 #define CHECK_DEV(op)                                                                                        \
     do {                                                                                                    \
         if (!valid_dev(dev))                                                                                \
@@ -41,6 +67,7 @@ int qy_set_error(int code, const char* fmt, ...) {
                                 dev == QY_DEV_CUDA ? "%s: this build of Quarry has no CUDA backend"          \
                                                    : "%s: unknown device %d",                               \
                                 op, dev);                                                                   \
+        CHECK_CUDA_READY(op)                                                                                \
     } while (0)
 #define NONNULL(op, p)                                   \
     do {                                                 \
@@ -518,6 +545,64 @@ int qy_adam_step(int dev, void* stream, float* param, const float* grad, float* 
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0) || !(lr >= 0) || !(weight_decay >= 0))
         FAIL("%s: bad hyper-parameters lr=%g betas=(%g,%g) eps=%g wd=%g", op, lr, beta1, beta2, eps, weight_decay);
     return DISPATCH(adam_step, param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, decoupled, step);
+}
+
+// ---- acquisition ---------------------------------------------------------------------------------------------
+
+int qy_acq_score(int dev, void* stream, const void* logp, int dtype, int64_t n, int k, int c, int kind, double* scores) {
+    const char* op = "qy_acq_score";
+    CHECK_DEV(op);
+    if (n <= 0 || k <= 0 || c <= 0) FAIL("%s: bad shape logp=[%lld,%d,%d]", op, (long long)n, k, c);
+    if (dtype != QY_F32 && dtype != QY_F64) FAIL("%s: dtype must be QY_F32 or QY_F64, got %d", op, dtype);
+    if (kind < QY_SCORE_ENTROPY || kind > QY_SCORE_COND_ENTROPY) FAIL("%s: unknown score kind %d", op, kind);
+    NONNULL(op, logp);
+    NONNULL(op, scores);
+    return DISPATCH(acq_score, logp, dtype, n, k, c, kind, scores);
+}
+
+int qy_logp_to_probs(int dev, void* stream, const void* logp, int dtype, int64_t count, double* probs) {
+    const char* op = "qy_logp_to_probs";
+    CHECK_DEV(op);
+    POSITIVE(op, count);
+    if (dtype != QY_F32 && dtype != QY_F64) FAIL("%s: dtype must be QY_F32 or QY_F64, got %d", op, dtype);
+    NONNULL(op, logp);
+    NONNULL(op, probs);
+    return DISPATCH(logp_to_probs, logp, dtype, count, probs);
+}
+
+int qy_joint_extend(int dev, void* stream, const double* p, int64_t m, const double* probs_a, int k, int c,
+                    double* p_new) {
+    const char* op = "qy_joint_extend";
+    CHECK_DEV(op);
+    if (m <= 0 || k <= 0 || c <= 0) FAIL("%s: bad shape p=[%lld,%d] c=%d", op, (long long)m, k, c);
+    NONNULL(op, p);
+    NONNULL(op, probs_a);
+    NONNULL(op, p_new);
+    return DISPATCH(joint_extend, p, m, probs_a, k, c, p_new);
+}
+
+int qy_joint_sample(int dev, void* stream, const double* probs_chosen, int a, int k, int c, int64_t s, uint64_t seed,
+                    uint32_t step, double* p, double* w) {
+    const char* op = "qy_joint_sample";
+    CHECK_DEV(op);
+    if (a <= 0 || k <= 0 || c <= 0 || s <= 0)
+        FAIL("%s: bad shape chosen=[%d,%d,%d] draws per sample=%lld", op, a, k, c, (long long)s);
+    NONNULL(op, probs_chosen);
+    NONNULL(op, p);
+    NONNULL(op, w);
+    return DISPATCH(joint_sample, probs_chosen, a, k, c, s, seed, step, p, w);
+}
+
+int qy_joint_entropy(int dev, void* stream, const double* p, const double* w, int64_t m, const double* probs, int64_t n,
+                     int k, int c, double* out) {
+    const char* op = "qy_joint_entropy";
+    CHECK_DEV(op);
+    if (m <= 0 || n <= 0 || k <= 0 || c <= 0)
+        FAIL("%s: bad shape p=[%lld,%d] probs=[%lld,%d,%d]", op, (long long)m, k, (long long)n, k, c);
+    NONNULL(op, p);
+    NONNULL(op, probs);
+    NONNULL(op, out);
+    return DISPATCH(joint_entropy, p, w, m, probs, n, k, c, out);
 }
 
 }  // extern "C"

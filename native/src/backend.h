@@ -54,6 +54,14 @@ QY_BACKEND_OP(sgd_step, float* param, const float* grad, float* momentum_buf, in
 QY_BACKEND_OP(adam_step, float* param, const float* grad, float* m, float* v, int64_t n, float lr, float beta1,
               float beta2, float eps, float weight_decay, int decoupled, int64_t step)
 
+QY_BACKEND_OP(acq_score, const void* logp, int dtype, int64_t n, int k, int c, int kind, double* scores)
+QY_BACKEND_OP(logp_to_probs, const void* logp, int dtype, int64_t count, double* probs)
+QY_BACKEND_OP(joint_extend, const double* p, int64_t m, const double* probs_a, int k, int c, double* p_new)
+QY_BACKEND_OP(joint_sample, const double* probs_chosen, int a, int k, int c, int64_t s, uint64_t seed, uint32_t step,
+              double* p, double* w)
+QY_BACKEND_OP(joint_entropy, const double* p, const double* w, int64_t m, const double* probs, int64_t n, int k, int c,
+              double* out)
+
 // CUDA runtime services (cuda/runtime.cu); without CUDA, api.cpp never calls them.
 int cuda_device_count(int* count);
 int cuda_device_info(int ordinal, char* name, int name_len, int64_t* total_bytes, int* cc_major, int* cc_minor,

@@ -49,9 +49,19 @@ QY_HD U4 fill_block(uint64_t seed, uint32_t stream_id, uint64_t block) {
 }
 
 QY_HD bool dropout_keep(uint64_t seed, uint32_t layer, uint64_t k, uint64_t unit, float p) {
-    U4 r = philox4x32_10(U4{(uint32_t)(unit >> 2), (uint32_t)k, (uint32_t)(k >> 32), layer & 0x7fffffffu},
+    U4 r = philox4x32_10(U4{(uint32_t)(unit >> 2), (uint32_t)k, (uint32_t)(k >> 32), layer & 0x3fffffffu},
                          (uint32_t)seed, (uint32_t)(seed >> 32));
     return uniform01(word(r, (int)(unit & 3))) >= p;
+}
+
+// Uniform in [0, 1) with 53 random bits from two words, for sampling classes in float64.
+QY_HD double uniform01_f64(uint32_t hi, uint32_t lo) {
+    return (double)(((uint64_t)(hi >> 6) << 27) | (uint64_t)(lo >> 5)) * (1.0 / 9007199254740992.0);
+}
+
+QY_HD U4 joint_sample_block(uint64_t seed, uint64_t row, uint32_t point, uint32_t step) {
+    return philox4x32_10(U4{(uint32_t)row, point, step, 0x40000000u | (uint32_t)((row >> 32) & 0x3fffffffu)},
+                         (uint32_t)seed, (uint32_t)(seed >> 32));
 }
 
 }  // namespace qy

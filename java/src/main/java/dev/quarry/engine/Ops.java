@@ -320,6 +320,71 @@ public final class Ops {
         call(QuarryNative.qy_nll_bwd(d.code(), d.stream(), labels.address(), dlogp.address(), dlogp.dim(0), dlogp.dim(1), smoothing, scale), "nll_bwd", all);
     }
 
+    // ---- acquisition: log-probabilities [n][k][c] (f32 or f64), results in f64
+
+    private static int floatType(String op, Tensor t, Tensor... all) {
+        if (t.dtype() == Tensor.DType.F32) return QuarryNative.QY_F32;
+        if (t.dtype() == Tensor.DType.F64) return QuarryNative.QY_F64;
+        throw shapeError(op, "log-probabilities must be f32 or f64", all);
+    }
+
+    private static void expectF64(String op, Tensor... ts) {
+        for (Tensor t : ts)
+            if (t != null && t.dtype() != Tensor.DType.F64) throw shapeError(op, "expected f64 operands", ts);
+    }
+
+    /** scores[i] = score of pool point i (a QY_SCORE_* kind). */
+    public static void acqScore(Tensor logp, Tensor scores, int kind) {
+        Tensor[] all = {logp, scores};
+        Device d = operands("acq_score", all);
+        expect(logp.rank() == 3 && scores.rank() == 1 && scores.dim(0) == logp.dim(0), "acq_score", "need logp [n][k][c] and scores [n]", all);
+        expectF64("acq_score", scores);
+        call(QuarryNative.qy_acq_score(d.code(), d.stream(), logp.address(), floatType("acq_score", logp, all), logp.dim(0), logp.dim(1), logp.dim(2),
+                kind, scores.address()), "acq_score", all);
+    }
+
+    public static void logpToProbs(Tensor logp, Tensor probs) {
+        Tensor[] all = {logp, probs};
+        Device d = operands("logp_to_probs", all);
+        expect(Arrays.equals(logp.shape(), probs.shape()), "logp_to_probs", "shapes differ", all);
+        expectF64("logp_to_probs", probs);
+        call(QuarryNative.qy_logp_to_probs(d.code(), d.stream(), logp.address(), floatType("logp_to_probs", logp, all), logp.numel(), probs.address()),
+                "logp_to_probs", all);
+    }
+
+    /** pNew [m*c][k] = row-wise Kronecker product of p [m][k] with probsA [k][c]. */
+    public static void jointExtend(Tensor p, Tensor probsA, Tensor pNew) {
+        Tensor[] all = {p, probsA, pNew};
+        Device d = operands("joint_extend", all);
+        expectF64("joint_extend", all);
+        int k = p.dim(1), c = probsA.dim(-1);
+        expect(p.rank() == 2 && probsA.numel() == (long) k * c && pNew.rank() == 2 && pNew.dim(1) == k && pNew.dim(0) == (long) p.dim(0) * c,
+                "joint_extend", "need p [m][k], probsA [k][c], pNew [m*c][k]", all);
+        call(QuarryNative.qy_joint_extend(d.code(), d.stream(), p.address(), p.dim(0), probsA.address(), k, c, pNew.address()), "joint_extend", all);
+    }
+
+    /** Importance-sampled configurations of the chosen points: p [k*s][k] and weights w [k*s]. */
+    public static void jointSample(Tensor probsChosen, long s, long seed, int step, Tensor p, Tensor w) {
+        Tensor[] all = {probsChosen, p, w};
+        Device d = operands("joint_sample", all);
+        expectF64("joint_sample", all);
+        int a = probsChosen.dim(0), k = probsChosen.dim(1), c = probsChosen.dim(2);
+        expect(probsChosen.rank() == 3 && p.rank() == 2 && p.dim(1) == k && p.dim(0) == (long) k * s && w.rank() == 1 && w.dim(0) == p.dim(0),
+                "joint_sample", "need chosen [a][k][c], p [k*s][k], w [k*s]", all);
+        call(QuarryNative.qy_joint_sample(d.code(), d.stream(), probsChosen.address(), a, k, c, s, seed, step, p.address(), w.address()), "joint_sample", all);
+    }
+
+    /** out[x] = joint entropy of the configurations p (weights w, or null for exact) extended by candidate x. */
+    public static void jointEntropy(Tensor p, Tensor w, Tensor probs, Tensor out) {
+        Tensor[] all = {p, w, probs, out};
+        Device d = w == null ? operands("joint_entropy", p, probs, out) : operands("joint_entropy", all);
+        expectF64("joint_entropy", all);
+        expect(p.rank() == 2 && probs.rank() == 3 && probs.dim(1) == p.dim(1) && out.rank() == 1 && out.dim(0) == probs.dim(0)
+                && (w == null || (w.rank() == 1 && w.dim(0) == p.dim(0))), "joint_entropy", "need p [m][k], w [m], probs [n][k][c], out [n]", all);
+        call(QuarryNative.qy_joint_entropy(d.code(), d.stream(), p.address(), addr(w), p.dim(0), probs.address(), probs.dim(0), probs.dim(1), probs.dim(2),
+                out.address()), "joint_entropy", all);
+    }
+
     // ---- optimizers
 
     public static void sgdStep(Tensor param, Tensor grad, Tensor momentumBuf, float lr, float momentum, float dampening,

@@ -1,7 +1,6 @@
 package dev.quarry.engine;
 
 import org.bytedeco.javacpp.Loader;
-import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
 import org.bytedeco.javacpp.annotation.Properties;
@@ -38,10 +37,14 @@ public final class QuarryNative {
     public static native int qy_free(int dev, @Cast("void*") long ptr);
     public static native int qy_upload(int dev, @Cast("void*") long stream, @Cast("void*") long dst, @Cast("const void*") float[] src, long bytes);
     public static native int qy_upload(int dev, @Cast("void*") long stream, @Cast("void*") long dst, @Cast("const void*") int[] src, long bytes);
-    public static native int qy_upload(int dev, @Cast("void*") long stream, @Cast("void*") long dst, @Cast("const void*") Pointer src, long bytes);
+    public static native int qy_upload(int dev, @Cast("void*") long stream, @Cast("void*") long dst, @Cast("const void*") double[] src, long bytes);
+    public static native int qy_upload(int dev, @Cast("void*") long stream, @Cast("void*") long dst, @Cast("const void*") long[] src, long bytes);
+    public static native int qy_upload(int dev, @Cast("void*") long stream, @Cast("void*") long dst, @Cast("const void*") long hostSrc, long bytes);
     public static native int qy_download(int dev, @Cast("void*") long stream, @Cast("void*") float[] dst, @Cast("const void*") long src, long bytes);
     public static native int qy_download(int dev, @Cast("void*") long stream, @Cast("void*") int[] dst, @Cast("const void*") long src, long bytes);
-    public static native int qy_download(int dev, @Cast("void*") long stream, @Cast("void*") Pointer dst, @Cast("const void*") long src, long bytes);
+    public static native int qy_download(int dev, @Cast("void*") long stream, @Cast("void*") double[] dst, @Cast("const void*") long src, long bytes);
+    public static native int qy_download(int dev, @Cast("void*") long stream, @Cast("void*") long[] dst, @Cast("const void*") long src, long bytes);
+    public static native int qy_download(int dev, @Cast("void*") long stream, @Cast("void*") long hostDst, @Cast("const void*") long src, long bytes);
     public static native int qy_copy(int dev, @Cast("void*") long stream, @Cast("void*") long dst, @Cast("const void*") long src, long bytes);
     public static native int qy_stream_create(int dev, @Cast("void**") long[] out);
     public static native int qy_stream_destroy(int dev, @Cast("void*") long stream);
@@ -95,6 +98,18 @@ public final class QuarryNative {
     public static native int qy_log_softmax_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long y, @Cast("const float*") long dy, @Cast("float*") long dx, int n, int c);
     public static native int qy_nll_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long logp, @Cast("const int32_t*") long labels, @Cast("float*") long loss, int n, int c, float smoothing);
     public static native int qy_nll_bwd(int dev, @Cast("void*") long stream, @Cast("const int32_t*") long labels, @Cast("float*") long dlogp, int n, int c, float smoothing, float scale);
+
+    // ---- acquisition
+    public static final int QY_F32 = 0, QY_F64 = 1;
+    public static final int QY_SCORE_ENTROPY = 0, QY_SCORE_BALD = 1, QY_SCORE_LEAST_CONFIDENCE = 2, QY_SCORE_MARGIN = 3,
+            QY_SCORE_VARIATION_RATIOS = 4, QY_SCORE_MEAN_STD = 5, QY_SCORE_COND_ENTROPY = 6;
+    public static native int qy_acq_score(int dev, @Cast("void*") long stream, @Cast("const void*") long logp, int dtype, long n, int k, int c, int kind, @Cast("double*") long scores);
+    public static native int qy_logp_to_probs(int dev, @Cast("void*") long stream, @Cast("const void*") long logp, int dtype, long count, @Cast("double*") long probs);
+    public static native int qy_joint_extend(int dev, @Cast("void*") long stream, @Cast("const double*") long p, long m, @Cast("const double*") long probsA, int k, int c, @Cast("double*") long pNew);
+    public static native int qy_joint_sample(int dev, @Cast("void*") long stream, @Cast("const double*") long probsChosen, int a, int k, int c, long s,
+            @Cast("uint64_t") long seed, @Cast("uint32_t") int step, @Cast("double*") long p, @Cast("double*") long w);
+    public static native int qy_joint_entropy(int dev, @Cast("void*") long stream, @Cast("const double*") long p, @Cast("const double*") long w, long m,
+            @Cast("const double*") long probs, long n, int k, int c, @Cast("double*") long out);
 
     // ---- optimizers
     public static native int qy_sgd_step(int dev, @Cast("void*") long stream, @Cast("float*") long param, @Cast("const float*") long grad, @Cast("float*") long momentumBuf, long n,

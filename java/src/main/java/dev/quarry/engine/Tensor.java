@@ -8,7 +8,7 @@ import java.util.Arrays;
  */
 public final class Tensor implements AutoCloseable {
     public enum DType {
-        F32(4), I32(4);
+        F32(4), I32(4), F64(8), I64(8);
 
         final int bytes;
 
@@ -94,6 +94,40 @@ public final class Tensor implements AutoCloseable {
         Ops.check(QuarryNative.qy_upload(device.code(), device.stream(), address(), data, numel * 4), "upload " + describe());
     }
 
+    public static Tensor ofDoubles(Device device, double[] data, int... shape) {
+        Tensor t = empty(device, DType.F64, shape);
+        try {
+            t.upload(data);
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+        return t;
+    }
+
+    public void upload(double[] data) {
+        checkTransfer(DType.F64, data == null ? -1 : data.length, "upload");
+        Ops.check(QuarryNative.qy_upload(device.code(), device.stream(), address(), data, numel * 8), "upload " + describe());
+    }
+
+    /**
+     * Copies {@code count} elements from host memory at {@code hostAddress} (an off-heap buffer's address plus
+     * an offset) into the first elements of this tensor: streams chunks of a large array without a heap copy.
+     */
+    public void uploadFrom(long hostAddress, long count) {
+        checkOpen();
+        if (hostAddress == 0 || count <= 0 || count > numel)
+            throw new QuarryException("upload: " + count + " elements from host memory into " + describe());
+        Ops.check(QuarryNative.qy_upload(device.code(), device.stream(), address(), hostAddress, count * dtype.bytes), "upload " + describe());
+    }
+
+    public double[] toDoubles() {
+        checkTransfer(DType.F64, (int) Math.min(numel, Integer.MAX_VALUE), "download");
+        double[] out = new double[(int) numel];
+        Ops.check(QuarryNative.qy_download(device.code(), device.stream(), out, address(), numel * 8), "download " + describe());
+        return out;
+    }
+
     public float[] toFloats() {
         checkTransfer(DType.F32, (int) Math.min(numel, Integer.MAX_VALUE), "download");
         float[] out = new float[(int) numel];
@@ -125,11 +159,29 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(device, dtype, newShape, address, owner == null ? this : owner);
     }
 
+    /** Rows [start, start + count) of the leading dimension, as a view. */
+    public Tensor slice(int start, int count) {
+        checkOpen();
+        if (start < 0 || count <= 0 || start + count > shape[0])
+            throw new QuarryException("slice: rows [" + start + ", " + (start + count) + ") of " + describe());
+        int[] s = shape.clone();
+        s[0] = count;
+        long rowElems = numel / shape[0];
+        return new Tensor(device, dtype, s, address + start * rowElems * dtype.bytes, owner == null ? this : owner);
+    }
+
     /** Copies {@code src} (same device, dtype and element count) into this tensor. */
     public void copyFrom(Tensor src) {
         if (src.device != device || src.dtype != dtype || src.numel != numel)
             throw new QuarryException("copy: " + src.describe() + " into " + describe() + ": device, dtype or size differ");
         Ops.check(QuarryNative.qy_copy(device.code(), device.stream(), address(), src.address(), numel * dtype.bytes), "copy " + describe());
+    }
+
+    /** The address of element {@code index} (for ops over a slice of the leading dimension). */
+    public long address(long index) {
+        checkOpen();
+        if (index < 0 || index >= numel) throw new QuarryException("element " + index + " outside " + describe());
+        return address + index * dtype.bytes;
     }
 
     public long address() {

@@ -1,0 +1,101 @@
+package dev.quarry.acquire;
+
+import dev.quarry.engine.Tensor;
+import java.util.stream.IntStream;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * MC-dropout log-softmax outputs of a pool, n x k x c, held off-heap on the host (float32 or float64) so that
+ * chunks stream to the device without heap copies. Construction validates every element.
+ */
+public final class LogProbs implements AutoCloseable {
+    private final Pointer data;
+    private final Tensor.DType dtype;
+    private final int n, k, c;
+
+    private LogProbs(Pointer data, Tensor.DType dtype, int n, int k, int c) {
+        this.data = data;
+        this.dtype = dtype;
+        this.n = n;
+        this.k = k;
+        this.c = c;
+    }
+
+    public static LogProbs ofFloats(float[] values, int n, int k, int c) {
+        checkShape(values.length, n, k, c);
+        validate(i -> values[i], n, k, c);
+        return new LogProbs(new FloatPointer(values), Tensor.DType.F32, n, k, c);
+    }
+
+    public static LogProbs ofDoubles(double[] values, int n, int k, int c) {
+        checkShape(values.length, n, k, c);
+        validate(i -> values[i], n, k, c);
+        return new LogProbs(new DoublePointer(values), Tensor.DType.F64, n, k, c);
+    }
+
+    private static void checkShape(long length, int n, int k, int c) {
+        if (n <= 0 || k <= 0 || c <= 0 || (long) n * k * c != length)
+            throw new IllegalArgumentException("log-probabilities must be n x k x c with positive sizes, got " + n + " x " + k + " x " + c
+                    + " for " + length + " values");
+    }
+
+    /**
+     * Refuses NaN and +inf (-inf is a legal log 0), and rows that are not normalised log-probabilities
+     * (|sum_c p - 1| > 1e-3), naming the first offending element.
+     */
+    private static void validate(java.util.function.IntToDoubleFunction at, int n, int k, int c) {
+        long bad = IntStream.range(0, n).parallel().mapToLong(i -> {
+            for (int kk = 0; kk < k; kk++) {
+                double sum = 0;
+                int base = (i * k + kk) * c;
+                for (int j = 0; j < c; j++) {
+                    double v = at.applyAsDouble(base + j);
+                    if (Double.isNaN(v) || v == Double.POSITIVE_INFINITY || v > 1e-4) return ((long) base + j) * 2;
+                    sum += Math.exp(v);
+                }
+                if (Math.abs(sum - 1) > 1e-3) return ((long) base) * 2 + 1;
+            }
+            return Long.MAX_VALUE;
+        }).min().getAsLong();
+        if (bad == Long.MAX_VALUE) return;
+        long e = bad / 2;
+        int i = (int) (e / ((long) k * c)), kk = (int) (e / c % k), j = (int) (e % c);
+        if (bad % 2 == 0)
+            throw new IllegalArgumentException("log-probability [" + i + ", " + kk + ", " + j + "] is " + at.applyAsDouble((int) e)
+                    + ": expected a finite value <= 0 or -inf");
+        throw new IllegalArgumentException("row [" + i + ", " + kk + "] is not a log-softmax output: its probabilities do not sum to 1");
+    }
+
+    public int n() {
+        return n;
+    }
+
+    public int k() {
+        return k;
+    }
+
+    public int c() {
+        return c;
+    }
+
+    public Tensor.DType dtype() {
+        return dtype;
+    }
+
+    /** Host address of pool point {@code i}. */
+    long addressOf(long i) {
+        return data.address() + i * k * c * (dtype == Tensor.DType.F32 ? 4L : 8L);
+    }
+
+    /** Copies points [start, start + rows) into the first rows of {@code dst} (same dtype, [>= rows][k][c]). */
+    void uploadRows(int start, int rows, Tensor dst) {
+        dst.uploadFrom(addressOf(start), (long) rows * k * c);
+    }
+
+    @Override
+    public void close() {
+        data.close();
+    }
+}

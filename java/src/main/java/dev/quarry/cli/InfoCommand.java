@@ -18,7 +18,7 @@ import org.bytedeco.javacpp.Loader;
 final class InfoCommand {
     private InfoCommand() {}
 
-    static int run(String[] args) {
+    static int run(String[] args, java.io.PrintStream out, java.io.PrintStream err) {
         Options options = new Options().addOption(Option.builder().longOpt("json").desc("print JSON").get());
         CommandLine cl;
         try {
@@ -29,12 +29,12 @@ final class InfoCommand {
         Map<String, Object> info = collect();
         if (cl.hasOption("json")) {
             try {
-                System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(info));
+                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(info));
             } catch (JsonProcessingException e) {
                 throw new IllegalStateException(e);
             }
         } else {
-            print(info, "");
+            print(info, "", out);
         }
         return 0;
     }
@@ -87,13 +87,13 @@ final class InfoCommand {
     }
 
     @SuppressWarnings("unchecked")
-    private static void print(Map<String, Object> map, String indent) {
+    private static void print(Map<String, Object> map, String indent, java.io.PrintStream out) {
         for (Map.Entry<String, Object> e : map.entrySet()) {
             if (e.getValue() instanceof Map<?, ?> sub) {
-                System.out.println(indent + e.getKey() + ":");
-                print((Map<String, Object>) sub, indent + "  ");
+                out.println(indent + e.getKey() + ":");
+                print((Map<String, Object>) sub, indent + "  ", out);
             } else {
-                System.out.println(indent + e.getKey() + ": " + e.getValue());
+                out.println(indent + e.getKey() + ": " + e.getValue());
             }
         }
     }

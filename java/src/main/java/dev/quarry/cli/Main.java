@@ -5,17 +5,18 @@ import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.function.Function;
 import org.apache.commons.cli.ParseException;
 
 /** {@code quarry <command> [options]}: dispatches to one subcommand; user errors print one line and exit 2. */
 public final class Main {
     static final int EXIT_USAGE = 2;
 
-    private static final Map<String, Function<String[], Integer>> COMMANDS = new LinkedHashMap<>();
+    private static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
 
     static {
         COMMANDS.put("info", InfoCommand::run);
+        COMMANDS.put("acquire", AcquireCommand::run);
+        COMMANDS.put("bench", BenchCommand::run);
     }
 
     private Main() {}
@@ -29,13 +30,13 @@ public final class Main {
             out.println("usage: quarry <command> [options]; commands: " + String.join(", ", COMMANDS.keySet()));
             return args.length == 0 ? EXIT_USAGE : 0;
         }
-        Function<String[], Integer> cmd = COMMANDS.get(args[0]);
+        Command cmd = COMMANDS.get(args[0]);
         if (cmd == null) {
             err.println("quarry: unknown command '" + args[0] + "' (commands: " + String.join(", ", COMMANDS.keySet()) + ")");
             return EXIT_USAGE;
         }
         try {
-            return cmd.apply(Arrays.copyOfRange(args, 1, args.length));
+            return cmd.run(Arrays.copyOfRange(args, 1, args.length), out, err);
         } catch (UsageException e) {
             err.println("quarry " + args[0] + ": " + e.getMessage());
             return EXIT_USAGE;
@@ -43,6 +44,11 @@ public final class Main {
             err.println("quarry " + args[0] + ": " + e.getMessage());
             return EXIT_USAGE;
         }
+    }
+
+    /** A subcommand: arguments after its name, and the streams it reports on. */
+    interface Command {
+        int run(String[] args, PrintStream out, PrintStream err);
     }
 
     /** A mistake in the command line or its inputs: reported in one line, exit status 2. */

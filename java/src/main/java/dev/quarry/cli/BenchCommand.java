@@ -1,0 +1,120 @@
+package dev.quarry.cli;
+
+import dev.quarry.acquire.Acquirer;
+import dev.quarry.acquire.LogProbs;
+import dev.quarry.acquire.Selection;
+import dev.quarry.acquire.Strategy;
+import dev.quarry.engine.Device;
+import dev.quarry.engine.Tensor;
+import dev.quarry.util.Progress;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.IntStream;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/**
+ * {@code quarry bench acquire --pool N --samples K --classes C --batch B}: greedy BatchBALD on a synthetic pool,
+ * time per stage with achieved GFLOP/s and GB/s, and each stage's memory floor on this device (bytes it must read
+ * at the device-to-device copy bandwidth measured in the same run).
+ */
+final class BenchCommand {
+    private BenchCommand() {}
+
+    static int run(String[] args, java.io.PrintStream out, java.io.PrintStream err) {
+        if (args.length == 0 || !args[0].equals("acquire"))
+            throw new Main.UsageException("usage: quarry bench acquire --pool N --samples K --classes C --batch B [--mc-configs M] [--device D]");
+        Options options = new Options()
+                .addOption(Option.builder().longOpt("pool").hasArg().required().get())
+                .addOption(Option.builder().longOpt("samples").hasArg().required().get())
+                .addOption(Option.builder().longOpt("classes").hasArg().required().get())
+                .addOption(Option.builder().longOpt("batch").hasArg().required().get())
+                .addOption(Option.builder().longOpt("mc-configs").hasArg().get())
+                .addOption(Option.builder().longOpt("seed").hasArg().get())
+                .addOption(Option.builder().longOpt("device").hasArg().get())
+                .addOption(Option.builder().longOpt("chunk-mb").hasArg().get());
+        CommandLine cl = AcquireCommand.parse(options, Arrays.copyOfRange(args, 1, args.length));
+        int n = AcquireCommand.intOption(cl, "pool", 0), k = AcquireCommand.intOption(cl, "samples", 0);
+        int c = AcquireCommand.intOption(cl, "classes", 0), b = AcquireCommand.intOption(cl, "batch", 0);
+        int configs = AcquireCommand.intOption(cl, "mc-configs", 40_000);
+        long seed = AcquireCommand.longOption(cl, "seed", 0);
+        if (n < 1 || k < 1 || c < 2 || b < 1 || b > n) throw new Main.UsageException("need pool >= batch >= 1, samples >= 1, classes >= 2");
+        Device device = Device.select(cl.getOptionValue("device", "auto"), err);
+        long chunkBytes = AcquireCommand.longOption(cl, "chunk-mb", 2048) << 20;
+
+        double bandwidth = copyBandwidth(device);
+        out.printf("device %s; measured copy bandwidth %.1f GB/s (read + write)%n", device, bandwidth / 1e9);
+        try (LogProbs pool = syntheticPool(n, k, c, seed)) {
+            Selection sel = new Acquirer(device, chunkBytes, Progress.NONE)
+                    .select(pool, new Acquirer.Request(Strategy.BATCHBALD, b, configs, 1.0, seed));
+            out.printf("pool %d x %d x %d, batch %d, mc-configs %d%n", n, k, c, b, configs);
+            out.printf("%-10s %10s %8s %10s %10s %10s%n", "stage", "seconds", "configs", "GFLOP/s", "GB/s", "floor s");
+            double total = 0;
+            for (Map.Entry<String, Double> e : sel.timings().entrySet()) {
+                double sec = e.getValue();
+                total += sec;
+                long m = 0;
+                double flops, bytes;
+                if (e.getKey().equals("entropies")) {
+                    bytes = 2.0 * n * k * c * 4; // two passes over the f32 pool
+                    flops = 2.0 * 4 * n * k * c;
+                } else {
+                    int step = Integer.parseInt(e.getKey().substring(5));
+                    m = step == 1 ? 0 : (Math.pow(c, step - 1) <= configs ? (long) Math.pow(c, step - 1) : (long) Math.max(1, configs / k) * k);
+                    bytes = step == 1 ? 8 : (double) n * k * c * 8 + (double) m * k * 8;
+                    flops = 2.0 * m * k * n * c;
+                }
+                out.printf("%-10s %10.4f %8d %10.1f %10.1f %10.4f%n", e.getKey(), sec, m, flops / sec / 1e9, bytes / sec / 1e9,
+                        bytes / (bandwidth / 2));
+            }
+            out.printf("total %.3f s for %d picks (greedy steps after the first are GEMM-bound: the memory floor is a lower bound only)%n",
+                    total, b);
+        }
+        return 0;
+    }
+
+    /** Log-softmax of N(mu_n, 1.5^2) logits per point, mu_n itself random: a pool with mixed confidence, in float32. */
+    static LogProbs syntheticPool(int n, int k, int c, long seed) {
+        float[] lp = new float[Math.multiplyExact(Math.multiplyExact(n, k), c)];
+        IntStream.range(0, n).parallel().forEach(i -> {
+            SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + i);
+            double[] mu = new double[c];
+            for (int j = 0; j < c; j++) mu[j] = 3 * rng.nextDouble();
+            double[] z = new double[c];
+            for (int kk = 0; kk < k; kk++) {
+                double max = Double.NEGATIVE_INFINITY, sum = 0;
+                for (int j = 0; j < c; j++) {
+                    z[j] = mu[j] + 1.5 * gaussian(rng);
+                    max = Math.max(max, z[j]);
+                }
+                for (int j = 0; j < c; j++) sum += Math.exp(z[j] - max);
+                double lse = max + Math.log(sum);
+                for (int j = 0; j < c; j++) lp[(i * k + kk) * c + j] = (float) (z[j] - lse);
+            }
+        });
+        return LogProbs.ofFloats(lp, n, k, c);
+    }
+
+    private static double gaussian(SplittableRandom r) {
+        double u1 = (r.nextLong() >>> 11) * 0x1.0p-53 + 0x1.0p-54, u2 = r.nextDouble();
+        return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    }
+
+    /** Bytes moved per second (read + write) by a 256 MiB device-to-device copy, best of 5. */
+    static double copyBandwidth(Device device) {
+        int elems = 64 << 20;
+        try (Tensor a = Tensor.empty(device, elems); Tensor b = Tensor.empty(device, elems)) {
+            dev.quarry.engine.Ops.fill(a, 1f);
+            double best = Double.MAX_VALUE;
+            for (int i = 0; i < 5; i++) {
+                long t0 = System.nanoTime();
+                b.copyFrom(a);
+                device.sync();
+                best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+            }
+            return 2.0 * elems * 4 / best;
+        }
+    }
+}

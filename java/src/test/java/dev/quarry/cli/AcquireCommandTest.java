@@ -1,0 +1,118 @@
+package dev.quarry.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.jetbrains.bio.npy.NpyArray;
+import org.jetbrains.bio.npy.NpyFile;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The acquire command end to end: real .npy files in and out, and one-line errors with exit 2 for bad input. */
+class AcquireCommandTest {
+    @TempDir
+    Path tmp;
+
+    private Path pool(int n, int k, int c, long seed) {
+        Random r = new Random(seed);
+        float[] lp = new float[n * k * c];
+        for (int i = 0; i < n * k; i++) {
+            double[] z = new double[c];
+            double s = 0;
+            for (int j = 0; j < c; j++) s += z[j] = Math.exp(r.nextGaussian());
+            for (int j = 0; j < c; j++) lp[i * c + j] = (float) Math.log(z[j] / s);
+        }
+        Path p = tmp.resolve("pool-" + seed + ".npy");
+        NpyFile.write(p, lp, new int[] {n, k, c});
+        return p;
+    }
+
+    private record Result(int code, String out, String err) {}
+
+    private Result run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int code = Main.run(args, new PrintStream(out, true), new PrintStream(err, true));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void batchBaldWritesIndicesScoresAndTiming() throws IOException {
+        Path in = pool(40, 8, 5, 1), out = tmp.resolve("out");
+        Result r = run("acquire", "--logprobs", in.toString(), "--strategy", "batchbald", "--batch", "5", "--device", "cpu", "--quiet", "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        NpyArray idx = NpyFile.read(out.resolve("indices.npy"), Integer.MAX_VALUE);
+        NpyArray sc = NpyFile.read(out.resolve("scores.npy"), Integer.MAX_VALUE);
+        long[] indices = idx.asLongArray();
+        double[] scores = sc.asDoubleArray();
+        assertEquals(5, indices.length);
+        assertEquals(5, scores.length);
+        for (int i = 1; i < 5; i++) assertTrue(scores[i] >= scores[i - 1] - 1e-12, "BatchBALD objective grows");
+        for (long i : indices) assertTrue(i >= 0 && i < 40);
+        JsonNode timing = new ObjectMapper().readTree(out.resolve("timing.json").toFile());
+        assertEquals("batchbald", timing.get("strategy").asText());
+        assertTrue(timing.get("stage_seconds").has("step 5"));
+        try (Stream<Path> files = Files.list(out)) {
+            assertEquals(3, files.count(), "no temporary files left behind");
+        }
+    }
+
+    @Test
+    void badInputsExitTwoWithOneLineAndNoOutput() throws IOException {
+        Path good = pool(10, 3, 4, 2);
+        Path corrupt = tmp.resolve("corrupt.npy");
+        Files.write(corrupt, new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 10, 0, '{', 'b', 'a', 'd'});
+        Path rank2 = tmp.resolve("rank2.npy");
+        NpyFile.write(rank2, new float[] {-0.5f, -0.5f}, new int[] {1, 2});
+        Path nan = tmp.resolve("nan.npy");
+        float[] lp = NpyFile.read(good, Integer.MAX_VALUE).asFloatArray();
+        lp[7] = Float.NaN;
+        NpyFile.write(nan, lp, new int[] {10, 3, 4});
+        Path inf = tmp.resolve("inf.npy");
+        lp[7] = Float.POSITIVE_INFINITY;
+        NpyFile.write(inf, lp, new int[] {10, 3, 4});
+        String[][] cases = {
+                {good.toString(), "bald", "11", "larger than the pool"},
+                {good.toString(), "nonsense", "2", "unknown strategy 'nonsense'"},
+                {corrupt.toString(), "bald", "2", "corrupt.npy"},
+                {rank2.toString(), "bald", "1", "expected a 3-d array"},
+                {nan.toString(), "bald", "2", "is NaN"},
+                {inf.toString(), "entropy", "2", "is Infinity"},
+                {tmp.resolve("missing.npy").toString(), "bald", "2", "no such file"},
+                {good.toString(), "bald", "0", "--batch must be at least 1"},
+        };
+        for (String[] c : cases) {
+            Path out = tmp.resolve("out-" + c[1] + c[2] + c[0].hashCode());
+            Result r = run("acquire", "--logprobs", c[0], "--strategy", c[1], "--batch", c[2], "--device", "cpu", "--quiet", "--out", out.toString());
+            assertEquals(2, r.code(), String.join(" ", c) + ": " + r.err());
+            assertTrue(r.err().contains(c[3]), "message for " + c[3] + ": " + r.err());
+            assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+            assertFalse(Files.exists(out), "no output for a failed run");
+        }
+    }
+
+    @Test
+    void infoPrintsBackendsAsJson() throws IOException {
+        Result r = run("info", "--json");
+        assertEquals(0, r.code());
+        JsonNode info = new ObjectMapper().readTree(r.out());
+        assertTrue(info.get("backends").get("cpu").get("available").asBoolean());
+        JsonNode cuda = info.get("backends").get("cuda");
+        assertTrue(cuda.get("available").asBoolean() ? cuda.has("compute_capability") : cuda.get("reason").asText().length() > 10);
+    }
+
+    @Test
+    void unknownCommandAndDeviceAreUsageErrors() {
+        assertEquals(2, run("frobnicate").code());
+        Result r = run("acquire", "--logprobs", "x.npy", "--strategy", "bald", "--batch", "1", "--device", "tpu", "--out", tmp.resolve("o").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("unknown device 'tpu'"), r.err());
+    }
+}

@@ -28,7 +28,7 @@ bool valid_dev(int dev) {
 // Whether a GPU answers, probed once per process; the reason when none does.
 struct CudaState {
     bool ready = false;
-    char reason[512] = "";
+    char reason[1024] = "";
 };
 
 const CudaState& cuda_state() {

@@ -6,13 +6,24 @@
 #
 # Steps: record the GPU (nvidia-smi) and toolchain versions; configure and build native/ with CMake into build-gpu/
 # (CUDA required, built-in GEMM instead of OpenBLAS); run test_ops, the CPU reference and CUDA-vs-CPU parity suite,
-# with QUARRY_REQUIRE_GPU=1; run test_ops under compute-sanitizer memcheck and racecheck. Every step runs even when
-# an earlier one failed (those that need test_ops are skipped without it). Writes OUT_DIR/report.md (a table: step,
-# status, time, key numbers) and OUT_DIR/<step>.log, the full output of each step. Exits 1 if any step failed.
+# with QUARRY_REQUIRE_GPU=1; run test_ops under compute-sanitizer memcheck and racecheck; then the benchmarks:
+# bench_ops (Quarry's kernels, OUT_DIR/bench_ops.json), benchmarks/peers/torch_ops.py (the same workloads in PyTorch,
+# OUT_DIR/torch_ops.json; skipped with a note when python3 cannot import torch) and benchmarks/gpu/compare.py (the
+# ratio table, OUT_DIR/compare.md, also appended to the report). Every step runs even when an earlier one failed
+# (those that need test_ops, bench_ops or their JSON are skipped without them). Writes OUT_DIR/report.md (a table:
+# step, status, time, key numbers; rewritten after every step, so a run cut short still leaves one) and
+# OUT_DIR/<step>.log, the full output of each step. Exits 1 if any step failed (a failed or timed-out benchmark
+# counts, and so does a step left without time).
 #
-# Environment: QUARRY_STEP_TIMEOUT (seconds per step, default 1800); QUARRY_CUDA_ARCHITECTURES (passed to CMake as
-# CMAKE_CUDA_ARCHITECTURES, e.g. 90-real to build for this card only and compile faster); QUARRY_BUILD_JOBS
-# (parallel compile jobs, default: all cores).
+# Time: the whole run is held to QUARRY_TOTAL_BUDGET seconds (default 570, under a 10-minute limit on the device
+# call; 0 = no budget). Each step's limit is its own (QUARRY_STEP_TIMEOUT, default 1800, or QUARRY_BENCH_TIMEOUT,
+# default 300, for the benchmark steps) capped by what is left of the budget; the steps before the benchmarks also
+# leave QUARRY_BENCH_RESERVE seconds (default 210) for them. Expected on an H100: bench_ops ~1 min, torch_ops ~2 min
+# (torch.compile capped at 60 s), compare < 1 s.
+#
+# Environment: the time limits above; QUARRY_SKIP (space-separated step names not to run, e.g. "memcheck racecheck",
+# reported as SKIP); QUARRY_CUDA_ARCHITECTURES (passed to CMake as CMAKE_CUDA_ARCHITECTURES, e.g. 90-real to build
+# for this card only and compile faster); QUARRY_BUILD_JOBS (parallel compile jobs, default: all cores).
 set -u
 
 if [ "$#" -ne 1 ]; then
@@ -24,8 +35,21 @@ OUT="$(cd "$1" && pwd)"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="$ROOT/build-gpu"
 TEST="$BUILD/test_ops"
+BENCH="$BUILD/bench_ops"
 STEP_TIMEOUT="${QUARRY_STEP_TIMEOUT:-1800}"
+BENCH_TIMEOUT="${QUARRY_BENCH_TIMEOUT:-300}"
+TOTAL_BUDGET="${QUARRY_TOTAL_BUDGET:-570}"
+BENCH_RESERVE="${QUARRY_BENCH_RESERVE:-210}"
+SKIP_STEPS=" ${QUARRY_SKIP:-} "
 BUILD_JOBS="${QUARRY_BUILD_JOBS:-$(nproc)}"
+for v in STEP_TIMEOUT BENCH_TIMEOUT TOTAL_BUDGET BENCH_RESERVE; do
+    case "${!v}" in
+        '' | *[!0-9]*)
+            echo "$0: $v must be a whole number of seconds, got '${!v}'" >&2
+            exit 2
+            ;;
+    esac
+done
 cd "$ROOT" || exit 2
 
 NVCC=""
@@ -48,18 +72,61 @@ fi
 
 ROWS=()
 FAILED=0
+PHASE=checks  # checks, then bench: which limit set_step_limit applies
+STEP_LIMIT="$STEP_TIMEOUT"
+BUDGET_BOUND=0
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+START="$(now)"
 
-# record NAME STATUS SECONDS KEY-NUMBERS: one row of the report table.
+# record NAME STATUS SECONDS KEY-NUMBERS: one row of the report table; rewrites the report.
 record() {
     ROWS+=("| $1 | $2 | $3 | $4 |")
     [ "$2" = FAIL ] && FAILED=1
     printf '%-12s %-5s %7ss  %s\n' "$1" "$2" "$3" "$4"
+    write_report "RUNNING (incomplete)"
 }
 
-# run_step NAME COMMAND...: runs the command with a time limit, its output into OUT/NAME.log; sets STEP_RC, STEP_SECS.
+# set_step_limit [HOLD]: STEP_LIMIT = seconds the next step may run: its phase's own limit, capped by what is left of
+# QUARRY_TOTAL_BUDGET less HOLD seconds kept for later steps (default: QUARRY_BENCH_RESERVE before the benchmarks,
+# 15 s for compare during them); BUDGET_BOUND=1 when the budget set it.
+set_step_limit() {
+    local hold="${1:-$BENCH_RESERVE}" left
+    STEP_LIMIT="$STEP_TIMEOUT"
+    BUDGET_BOUND=0
+    if [ "$PHASE" = bench ]; then
+        STEP_LIMIT="$BENCH_TIMEOUT"
+        hold="${1:-15}"
+    fi
+    [ "$TOTAL_BUDGET" -eq 0 ] && return
+    left="$(awk -v b="$TOTAL_BUDGET" -v s="$START" -v n="$(now)" -v h="$hold" 'BEGIN { printf "%d", b - (n - s) - h }')"
+    if [ "$left" -lt "$STEP_LIMIT" ]; then
+        STEP_LIMIT="$left"
+        BUDGET_BOUND=1
+    fi
+}
+
+# can_run NAME [HOLD]: whether step NAME should run now; sets STEP_LIMIT (HOLD: as for set_step_limit). A step named
+# in QUARRY_SKIP is recorded as SKIP, one that the budget leaves under 5 s as FAIL; both return 1.
+can_run() {
+    case "$SKIP_STEPS" in
+        *" $1 "*)
+            echo "skipped: named in QUARRY_SKIP" >"$OUT/$1.log"
+            record "$1" SKIP 0.0 "skipped: named in QUARRY_SKIP"
+            return 1
+            ;;
+    esac
+    set_step_limit "${2:-}"
+    if [ "$BUDGET_BOUND" -eq 1 ] && [ "$STEP_LIMIT" -lt 5 ]; then
+        echo "not run: ${STEP_LIMIT}s left of QUARRY_TOTAL_BUDGET=${TOTAL_BUDGET}s" >"$OUT/$1.log"
+        record "$1" FAIL 0.0 "not run: no time left of QUARRY_TOTAL_BUDGET=${TOTAL_BUDGET}s"
+        return 1
+    fi
+}
+
+# run_step NAME COMMAND...: runs the command within STEP_LIMIT seconds, its output into OUT/NAME.log; sets STEP_RC,
+# STEP_SECS.
 run_step() {
     local name="$1" start
     shift
@@ -69,11 +136,11 @@ run_step() {
         printf '\n'
     } >"$OUT/$name.log"
     start="$(now)"
-    timeout --kill-after=30 "$STEP_TIMEOUT" "$@" >>"$OUT/$name.log" 2>&1
+    timeout --kill-after=10 "$STEP_LIMIT" "$@" >>"$OUT/$name.log" 2>&1
     STEP_RC=$?
     STEP_SECS="$(elapsed "$start" "$(now)")"
     if [ "$STEP_RC" -eq 124 ] || [ "$STEP_RC" -eq 137 ]; then
-        echo "validate.sh: timed out after ${STEP_TIMEOUT}s" >>"$OUT/$name.log"
+        echo "validate.sh: timed out after ${STEP_LIMIT}s" >>"$OUT/$name.log"
     fi
 }
 
@@ -90,31 +157,81 @@ sanitizer_note() {
 }
 
 timed_out_note() {
-    if [ "$STEP_RC" -eq 124 ] || [ "$STEP_RC" -eq 137 ]; then echo "; timed out after ${STEP_TIMEOUT}s"; fi
+    if [ "$STEP_RC" -eq 124 ] || [ "$STEP_RC" -eq 137 ]; then echo "; timed out after ${STEP_LIMIT}s"; fi
+}
+
+# write_report STATUS: OUT/report.md from the rows so far, the failure excerpts and the benchmark comparison.
+write_report() {
+    local commit
+    commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    if [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
+    {
+        echo "# Quarry GPU validation: $1"
+        echo
+        echo "$(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(hostname), commit $commit, from \`benchmarks/gpu/validate.sh\`."
+        echo
+        echo "| step | status | time (s) | key numbers |"
+        echo "|---|---|---|---|"
+        printf '%s\n' "${ROWS[@]}"
+        echo
+        echo "Full output of each step: \`<step>.log\` in this folder. SKIP: a step that needs an earlier one that"
+        echo "failed, or one named in QUARRY_SKIP."
+        if [ -f "$OUT/test_ops.log" ] && grep -q '^FAIL' "$OUT/test_ops.log"; then
+            echo
+            echo "## test_ops failures (first 40 lines)"
+            echo
+            echo '```'
+            grep '^FAIL' "$OUT/test_ops.log" | head -n 40
+            echo '```'
+        fi
+        for tool in memcheck racecheck; do
+            if [ -f "$OUT/$tool.log" ] &&
+                grep -qE '^========= (Invalid|Error|Race|Warning|Program hit)' "$OUT/$tool.log"; then
+                echo
+                echo "## $tool findings (first 40 lines)"
+                echo
+                echo '```'
+                grep -E '^=========' "$OUT/$tool.log" | head -n 40
+                echo '```'
+            fi
+        done
+        if [ -s "$OUT/compare.md" ]; then
+            echo
+            cat "$OUT/compare.md"
+        elif [ -f "$OUT/bench_ops.log" ] && grep -q '^workload' "$OUT/bench_ops.log"; then
+            echo
+            echo "## Quarry kernel timings (bench_ops; no PyTorch comparison)"
+            echo
+            echo '```'
+            sed -n '/^workload/,$p' "$OUT/bench_ops.log" | head -n 80
+            echo '```'
+        fi
+    } >"$OUT/report.md"
 }
 
 # ---- gpu: the driver's view of the card ----
-if command -v nvidia-smi >/dev/null 2>&1; then
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+    echo "nvidia-smi not found" >"$OUT/gpu.log"
+    record gpu FAIL 0.0 "nvidia-smi not found"
+elif can_run gpu; then
     run_step gpu bash -c 'nvidia-smi && echo &&
         nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap,clocks.max.sm --format=csv'
     gpu_line="$(grep -A1 '^name, driver_version' "$OUT/gpu.log" | tail -n 1)"
     record gpu "$(status_of "$STEP_RC")" "$STEP_SECS" "${gpu_line:-no GPU listed}$(timed_out_note)"
-else
-    echo "nvidia-smi not found" >"$OUT/gpu.log"
-    record gpu FAIL 0.0 "nvidia-smi not found"
 fi
 
 # ---- toolchain: compiler and tool versions ----
-if [ -n "$NVCC" ]; then
+if [ -z "$NVCC" ]; then
+    echo "nvcc not found in /usr/local/cuda/bin or on PATH" >"$OUT/toolchain.log"
+    record toolchain FAIL 0.0 "nvcc not found"
+elif can_run toolchain; then
     # shellcheck disable=SC2016  # the inner script takes nvcc and compute-sanitizer as $1 and $2
     run_step toolchain bash -c '"$1" --version; echo; cmake --version; echo; "${CXX:-c++}" --version; echo;
-        if [ -n "$2" ]; then "$2" --version; else echo "compute-sanitizer not found"; fi; echo; uname -a' \
+        if [ -n "$2" ]; then "$2" --version; else echo "compute-sanitizer not found"; fi; echo; uname -a;
+        echo; python3 --version 2>&1 || echo "python3 not found"' \
         _ "$NVCC" "$SANITIZER"
     nvcc_line="$(last_match 'release [0-9]' "$OUT/toolchain.log")"
     record toolchain "$(status_of "$STEP_RC")" "$STEP_SECS" "nvcc: ${nvcc_line:-?} ($NVCC)"
-else
-    echo "nvcc not found in /usr/local/cuda/bin or on PATH" >"$OUT/toolchain.log"
-    record toolchain FAIL 0.0 "nvcc not found"
 fi
 
 # ---- configure and build ----
@@ -123,13 +240,19 @@ if [ -n "$NVCC" ]; then cmake_args+=("-DCMAKE_CUDA_COMPILER=$NVCC"); fi
 if [ -n "${QUARRY_CUDA_ARCHITECTURES:-}" ]; then
     cmake_args+=("-DCMAKE_CUDA_ARCHITECTURES=$QUARRY_CUDA_ARCHITECTURES")
 fi
-run_step configure cmake "${cmake_args[@]}"
-configure_rc=$STEP_RC
-record configure "$(status_of "$STEP_RC")" "$STEP_SECS" \
-    "$(last_match 'Quarry: CUDA backend' "$OUT/configure.log")$(timed_out_note)"
+configure_rc=1
+if can_run configure; then
+    run_step configure cmake "${cmake_args[@]}"
+    configure_rc=$STEP_RC
+    record configure "$(status_of "$STEP_RC")" "$STEP_SECS" \
+        "$(last_match 'Quarry: CUDA backend' "$OUT/configure.log")$(timed_out_note)"
+fi
 
-if [ "$configure_rc" -eq 0 ]; then
-    rm -f "$TEST"  # a stale binary must not stand in for a failed build
+rm -f "$TEST" "$BENCH"  # a stale binary must not stand in for a failed build
+if [ "$configure_rc" -ne 0 ]; then
+    echo "skipped: configure failed" >"$OUT/build.log"
+    record build SKIP 0.0 "configure failed"
+elif can_run build; then
     run_step build cmake --build "$BUILD" -j "$BUILD_JOBS"
     build_note="$(grep -c 'warning' "$OUT/build.log") warning line(s)"
     if [ "$STEP_RC" -ne 0 ]; then
@@ -137,28 +260,24 @@ if [ "$configure_rc" -eq 0 ]; then
             head -n 1 | cut -c 1-160 | sed -e 's/|/\\|/g')"
     fi
     record build "$(status_of "$STEP_RC")" "$STEP_SECS" "$build_note$(timed_out_note)"
-else
-    echo "skipped: configure failed" >"$OUT/build.log"
-    record build SKIP 0.0 "configure failed"
 fi
 
 # ---- tests ----
 if [ -x "$TEST" ]; then
-    run_step test_ops env QUARRY_REQUIRE_GPU=1 "$TEST"
-    summary="$(last_match '^[0-9]+ passed, [0-9]+ failed' "$OUT/test_ops.log")"
-    record test_ops "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
-
-    if [ -n "$SANITIZER" ]; then
-        run_step memcheck env QUARRY_REQUIRE_GPU=1 "$SANITIZER" --tool memcheck --error-exitcode 1 "$TEST"
-        record memcheck "$(status_of "$STEP_RC")" "$STEP_SECS" "$(sanitizer_note memcheck)$(timed_out_note)"
-        run_step racecheck env QUARRY_REQUIRE_GPU=1 "$SANITIZER" --tool racecheck --error-exitcode 1 "$TEST"
-        record racecheck "$(status_of "$STEP_RC")" "$STEP_SECS" "$(sanitizer_note racecheck)$(timed_out_note)"
-    else
-        for tool in memcheck racecheck; do
+    if can_run test_ops; then
+        run_step test_ops env QUARRY_REQUIRE_GPU=1 "$TEST"
+        summary="$(last_match '^[0-9]+ passed, [0-9]+ failed' "$OUT/test_ops.log")"
+        record test_ops "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
+    fi
+    for tool in memcheck racecheck; do
+        if [ -z "$SANITIZER" ]; then
             echo "compute-sanitizer not found" >"$OUT/$tool.log"
             record "$tool" FAIL 0.0 "compute-sanitizer not found"
-        done
-    fi
+        elif can_run "$tool"; then
+            run_step "$tool" env QUARRY_REQUIRE_GPU=1 "$SANITIZER" --tool "$tool" --error-exitcode 1 "$TEST"
+            record "$tool" "$(status_of "$STEP_RC")" "$STEP_SECS" "$(sanitizer_note "$tool")$(timed_out_note)"
+        fi
+    done
 else
     for step in test_ops memcheck racecheck; do
         echo "skipped: $TEST was not built" >"$OUT/$step.log"
@@ -166,41 +285,52 @@ else
     done
 fi
 
+# ---- benchmarks: Quarry's kernels, the same workloads in PyTorch, the ratio table ----
+PHASE=bench
+QUARRY_JSON="$OUT/bench_ops.json"
+PEER_JSON="$OUT/torch_ops.json"
+rm -f "$QUARRY_JSON" "$PEER_JSON" "$OUT/compare.md"  # results of an earlier run must not pass for this one's
+
+if [ ! -x "$BENCH" ]; then
+    echo "skipped: $BENCH was not built" >"$OUT/bench_ops.log"
+    record bench_ops SKIP 0.0 "bench_ops not built"
+elif can_run bench_ops; then
+    run_step bench_ops "$BENCH" --device cuda --json "$QUARRY_JSON"
+    summary="$(last_match '^[0-9]+ workloads, [0-9]+ failed' "$OUT/bench_ops.log")"
+    greedy="$(grep -E '^batchbald_greedy' "$OUT/bench_ops.log" | tail -n 1 | awk '{ print $1 " " $3 " ms" }')"
+    record bench_ops "$(status_of "$STEP_RC")" "$STEP_SECS" \
+        "${summary:-no summary (crashed?)}${greedy:+; $greedy}$(timed_out_note)"
+fi
+
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "skipped: python3 not found" >"$OUT/torch_ops.log"
+    record torch_ops SKIP 0.0 "python3 not found: no PyTorch comparison"
+elif can_run torch_ops; then
+    if ! torch_version="$(timeout 120 python3 -c 'import torch; print(torch.__version__)' 2>"$OUT/torch_ops.log")"
+    then
+        record torch_ops SKIP 0.0 "PyTorch not importable by python3: no PyTorch comparison (see torch_ops.log)"
+    else
+        run_step torch_ops python3 "$ROOT/benchmarks/peers/torch_ops.py" --device cuda --json "$PEER_JSON"
+        summary="$(last_match '^[0-9]+ workloads, [0-9]+ failed' "$OUT/torch_ops.log")"
+        record torch_ops "$(status_of "$STEP_RC")" "$STEP_SECS" \
+            "torch $torch_version; ${summary:-no summary (crashed or cut short; partial JSON kept)}$(timed_out_note)"
+    fi
+fi
+
+# Runs on whatever both JSON files hold, also after a benchmark failed or was cut short.
+if [ ! -s "$QUARRY_JSON" ] || [ ! -s "$PEER_JSON" ]; then
+    echo "skipped: needs both $QUARRY_JSON and $PEER_JSON" >"$OUT/compare.log"
+    record compare SKIP 0.0 "needs both bench_ops.json and torch_ops.json"
+elif can_run compare 0; then
+    run_step compare python3 "$ROOT/benchmarks/gpu/compare.py" "$QUARRY_JSON" "$PEER_JSON" --out "$OUT/compare.md"
+    note="$(last_match 'timed by both' "$OUT/compare.log" | sed -e 's/\.$//')"
+    note="$note; $(last_match '^Geometric mean' "$OUT/compare.log")"
+    record compare "$(status_of "$STEP_RC")" "$STEP_SECS" "${note}$(timed_out_note)"
+fi
+
 # ---- report ----
-commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
 overall=PASS
 if [ "$FAILED" -ne 0 ]; then overall=FAIL; fi
-{
-    echo "# Quarry GPU validation: $overall"
-    echo
-    echo "$(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(hostname), commit $commit, from \`benchmarks/gpu/validate.sh\`."
-    echo
-    echo "| step | status | time (s) | key numbers |"
-    echo "|---|---|---|---|"
-    printf '%s\n' "${ROWS[@]}"
-    echo
-    echo "Full output of each step: \`<step>.log\` in this folder. SKIP: a step that needs an earlier one that failed."
-    if [ -f "$OUT/test_ops.log" ] && grep -q '^FAIL' "$OUT/test_ops.log"; then
-        echo
-        echo "## test_ops failures (first 40 lines)"
-        echo
-        echo '```'
-        grep '^FAIL' "$OUT/test_ops.log" | head -n 40
-        echo '```'
-    fi
-    for tool in memcheck racecheck; do
-        if [ -f "$OUT/$tool.log" ] &&
-            grep -qE '^========= (Invalid|Error|Race|Warning|Program hit)' "$OUT/$tool.log"; then
-            echo
-            echo "## $tool findings (first 40 lines)"
-            echo
-            echo '```'
-            grep -E '^=========' "$OUT/$tool.log" | head -n 40
-            echo '```'
-        fi
-    done
-} >"$OUT/report.md"
-
+write_report "$overall"
 echo "report: $OUT/report.md ($overall)"
 exit "$FAILED"

@@ -44,14 +44,14 @@ double score_point(const double* p, int k, int c, int kind, std::vector<double>&
         case QY_SCORE_LEAST_CONFIDENCE:
             return 1.0 - *std::max_element(mean.begin(), mean.end());
         case QY_SCORE_MARGIN: {
-            if (c == 1) return 0.0;
-            double first = -1.0, second = -1.0;
+            // with c = 1 the missing second class counts as probability 0
+            double first = -1.0, second = 0.0;
             for (double v : mean) {
                 if (v > first) {
-                    second = first;
+                    second = std::max(second, first);
                     first = v;
-                } else if (v > second) {
-                    second = v;
+                } else {
+                    second = std::max(second, v);
                 }
             }
             return second - first;

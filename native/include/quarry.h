@@ -154,7 +154,7 @@ int qy_adam_step(int dev, void* stream, float* param, const float* grad, float* 
 #define QY_SCORE_ENTROPY 0           /* H[p_mean] */
 #define QY_SCORE_BALD 1              /* H[p_mean] - (1/K) sum_k H[p_k] */
 #define QY_SCORE_LEAST_CONFIDENCE 2  /* 1 - max_c p_mean */
-#define QY_SCORE_MARGIN 3            /* p_mean(2nd) - p_mean(1st) */
+#define QY_SCORE_MARGIN 3            /* p_mean(2nd) - p_mean(1st); the 2nd is 0 when c = 1 */
 #define QY_SCORE_VARIATION_RATIOS 4  /* 1 - f_mode / K over per-sample argmax (ties: lowest class) */
 #define QY_SCORE_MEAN_STD 5          /* (1/C) sum_c population std_k p[k][c] */
 #define QY_SCORE_COND_ENTROPY 6      /* (1/K) sum_k H[p_k] (BatchBALD's per-point term) */
@@ -168,8 +168,9 @@ int qy_joint_extend(int dev, void* stream, const double* p, int64_t m, const dou
                     double* p_new);
 /* Importance-sampled configurations of the a chosen points (probs_chosen [a][k][c]): for each MC sample kk and
  * s draws, one configuration y_i ~ Cat(probs_chosen[i][kk][:]) for every i; row r = kk * s + j of p (m = k * s
- * rows, k columns) is p[r][k'] = prod_i probs_chosen[i][k'][y_i], and w[r] = 1 / (m * q_r), q_r = mean_k' p[r][k'].
- * Philox key = seed, counter {r lo, i, step, 0x40000000 | r hi}; u = 53-bit uniform from words 0 and 1
+ * rows, k columns) is p[r][k'] = prod_i probs_chosen[i][k'][y_i], and w[r] = 1 / (m * q_r), q_r = mean_k' p[r][k']
+ * (w[r] = 0 when q_r = 0: a row of probability 0 contributes nothing).
+ * Philox key = seed, counter {r lo, i, step, 0x40000000 | (r hi & 0x3fffffff)}; u = 53-bit uniform from words 0 and 1
  * (philox.h uniform01_f64); y_i = the first class j with u < cumulative sum of probs_chosen[i][kk][0..j], else c-1. */
 int qy_joint_sample(int dev, void* stream, const double* probs_chosen, int a, int k, int c, int64_t s,
                     uint64_t seed, uint32_t step, double* p, double* w);

@@ -1,7 +1,7 @@
-// Quarry native op tests: every op of quarry.h up to the optimizers (the acquisition section is not covered here)
-// on the CPU backend against a float64 reference written straight from the header (the reference is the
-// specification), backward ops against central finite differences, bad arguments against their status codes, and,
-// when a GPU is present, every op on CUDA against the CPU result on the same inputs.
+// Quarry native op tests: every op of quarry.h on the CPU backend against a float64 reference written straight from
+// the header and, for the acquisition ops, shared/notes/acquisition.md (the reference is the specification), backward
+// ops against central finite differences, bad arguments against their status codes, and, when a GPU is present, every
+// op on CUDA against the CPU result on the same inputs.
 //
 //   cmake -S native -B build -DCMAKE_BUILD_TYPE=Release -DQUARRY_OPENBLAS=OFF && cmake --build build && build/test_ops
 //
@@ -16,7 +16,14 @@
 //   kFdRef   1e-6   float64 reference backward vs central differences (h = 1e-6) of the float64 reference forward
 //   kFdOp    1e-4   float32 backward op vs the same differences: float32 rounding (~1e-6) with a wide margin; the tight
 //                   check of the op is against the reference backward at kReduce
+//   kAcq     1e-12  acquisition ops (all float64) vs the float64 references: same formulas, other summation orders
+//                   (scores, joint entropies); joint_extend and joint_sample's p are bitwise (one product / products
+//                   in the header's order), joint_sample's w at 1e-15 elementwise relative, logp_to_probs within
+//                   1 ulp of std::exp; golden vectors of notes/acquisition.md at the precision they are printed to
 //   CUDA vs CPU: RNG ops, fill, add, relu and maxpool bitwise; dropout zero pattern bitwise and values at kElem;
+//   acquisition: joint_sample (p and w) and joint_extend bitwise (same Philox draws, products in the same order),
+//   logp_to_probs within 1 ulp (CUDA's exp vs glibc's), scores and joint entropies at kAcqParity = 1e-11 (both
+//   float64, but a GPU reduction sums in another order; the spec's 1e-12 with a 10x margin for ~1e4-term sums);
 //   everything else at the tolerance of the CPU check. Each CUDA op runs twice (default stream, then a created one)
 //   and must give bitwise identical results.
 #include <algorithm>
@@ -49,6 +56,8 @@ constexpr double kElem = 1e-6;
 constexpr double kReduce = 1e-5;
 constexpr double kFdRef = 1e-6;
 constexpr double kFdOp = 1e-4;
+constexpr double kAcq = 1e-12;
+constexpr double kAcqParity = 1e-11;
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // ---- harness ---------------------------------------------------------------------------------------------------
@@ -163,6 +172,80 @@ void same_bits(Test& t, const std::string& what, const Vec& got, const Vec& want
     }
 }
 
+uint64_t bits(double d) {
+    uint64_t u;
+    std::memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+// Bitwise equality of two float64 results.
+void same_bits(Test& t, const std::string& what, const VecD& got, const VecD& want) {
+    if (got.size() != want.size()) {
+        t.fail(format("%s: %zu elements, expected %zu", what.c_str(), got.size(), want.size()));
+        return;
+    }
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < got.size(); ++i)
+        if (bits(got[i]) != bits(want[i]) && bad++ == 0) first = i;
+    if (bad > 0) {
+        t.error(INFINITY);
+        t.fail(format("%s: %zu of %zu elements differ bitwise; first at %zu: got %.17g (0x%016llx), want %.17g "
+                      "(0x%016llx)",
+                      what.c_str(), bad, got.size(), first, got[first], (unsigned long long)bits(got[first]),
+                      want[first], (unsigned long long)bits(want[first])));
+    }
+}
+
+// Units in the last place between two float64 values (+0 and -0 are 0 apart); the maximum for a NaN.
+uint64_t ulps(double a, double b) {
+    if (std::isnan(a) || std::isnan(b)) return UINT64_MAX;
+    auto ordered = [](double x) {
+        int64_t i;
+        std::memcpy(&i, &x, sizeof i);
+        return i < 0 ? std::numeric_limits<int64_t>::min() - i : i;
+    };
+    int64_t ia = ordered(a), ib = ordered(b);
+    return ia > ib ? (uint64_t)ia - (uint64_t)ib : (uint64_t)ib - (uint64_t)ia;
+}
+
+void within_ulps(Test& t, const std::string& what, const VecD& got, const VecD& want, uint64_t max_ulps) {
+    if (got.size() != want.size()) {
+        t.fail(format("%s: %zu elements, expected %zu", what.c_str(), got.size(), want.size()));
+        return;
+    }
+    size_t bad = 0, first = 0;
+    uint64_t worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        uint64_t u = ulps(got[i], want[i]);
+        worst = std::max(worst, u);
+        if (u > max_ulps && bad++ == 0) first = i;
+    }
+    t.error(worst == UINT64_MAX ? INFINITY : (double)worst * std::numeric_limits<double>::epsilon());
+    if (bad > 0)
+        t.fail(format("%s: %zu of %zu elements more than %llu ulp apart; first at %zu: got %.17g, want %.17g",
+                      what.c_str(), bad, got.size(), (unsigned long long)max_ulps, first, got[first], want[first]));
+}
+
+// Elementwise relative error |got - ref| / |ref| (ref = 0 must be matched exactly).
+void close_rel(Test& t, const std::string& what, const VecD& got, const VecD& ref, double tol) {
+    if (got.size() != ref.size()) {
+        t.fail(format("%s: %zu elements, reference has %zu", what.c_str(), got.size(), ref.size()));
+        return;
+    }
+    double worst = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        double d = std::fabs(got[i] - ref[i]);
+        double e = ref[i] != 0 ? d / std::fabs(ref[i]) : (d == 0 ? 0.0 : INFINITY);
+        if (std::isnan(e)) e = INFINITY;
+        if (e > worst) worst = e, at = i;
+    }
+    t.error(worst);
+    if (worst > tol)
+        t.fail(format("%s: elementwise rel err %.3g > %.1g at element %zu of %zu: got %.17g, reference %.17g",
+                      what.c_str(), worst, tol, at, got.size(), got[at], ref[at]));
+}
+
 // ---- device sessions: every op runs through qy_malloc / qy_upload / qy_download on either backend -------------
 
 class Session {
@@ -191,6 +274,18 @@ public:
         QY(qy_download, dev, stream, v.data(), p, (int64_t)(n * sizeof(float)));
         return v;
     }
+    // float64 buffers for the acquisition ops.
+    double* in(const VecD& v) {
+        double* p = alloc<double>(v.size());
+        QY(qy_upload, dev, stream, p, v.data(), (int64_t)(v.size() * sizeof(double)));
+        return p;
+    }
+    double* out_d(size_t n) { return in(VecD(n, std::numeric_limits<double>::quiet_NaN())); }
+    VecD get(const double* p, size_t n) {
+        VecD v(n);
+        QY(qy_download, dev, stream, v.data(), p, (int64_t)(n * sizeof(double)));
+        return v;
+    }
 
     const int dev;
     void* const stream;
@@ -206,9 +301,14 @@ private:
     std::vector<void*> ptrs_;
 };
 
+// One named output: float32 (v) or, for the acquisition ops, float64 (d).
 struct Out {
+    Out(std::string n, Vec values) : name(std::move(n)), v(std::move(values)) {}
+    Out(std::string n, VecD values) : name(std::move(n)), d(std::move(values)), f64(true) {}
     std::string name;
     Vec v;
+    VecD d;
+    bool f64 = false;
 };
 using Outs = std::vector<Out>;
 using Runner = std::function<Outs(Session&)>;
@@ -220,8 +320,8 @@ Outs run_on(int dev, void* stream, const Runner& run) {
     return o;
 }
 
-// How a CUDA result must match the CPU one.
-enum class Match { Close, Exact, CloseSameZeros };
+// How a CUDA result must match the CPU one. Ulp1: float64 results within one unit in the last place.
+enum class Match { Close, Exact, CloseSameZeros, Ulp1 };
 
 struct ParityCase {
     std::string name;
@@ -302,10 +402,10 @@ uint32_t fill_word(uint64_t seed, uint32_t stream_id, uint64_t i) {
 // quarry.h gives the word-to-[0, 1) mapping only for dropout, (word >> 8) * 2^-24; the fills are assumed to use it.
 float unit_float(uint32_t word) { return (float)(word >> 8) * (1.0f / 16777216.0f); }
 
-// dropout: key = seed, counter = {unit >> 2, k_lo, k_hi, layer & 0x7fffffff}, word = unit & 3, keep iff
+// dropout: key = seed, counter = {unit >> 2, k_lo, k_hi, layer & 0x3fffffff}, word = unit & 3, keep iff
 // (word >> 8) * 2^-24 >= p.
 bool dropout_keep(uint64_t seed, uint32_t layer, uint64_t k, uint64_t unit, float p) {
-    const uint32_t c[4] = {(uint32_t)(unit >> 2), (uint32_t)k, (uint32_t)(k >> 32), layer & 0x7fffffffu};
+    const uint32_t c[4] = {(uint32_t)(unit >> 2), (uint32_t)k, (uint32_t)(k >> 32), layer & 0x3fffffffu};
     uint32_t o[4];
     philox(c, seed, o);
     return (double)(o[unit & 3] >> 8) * 0x1p-24 >= (double)p;
@@ -578,6 +678,190 @@ VecD nll_bwd(const Labels& labels, int n, int c, double s, double scale) {
     for (int i = 0; i < n; ++i)
         for (int j = 0; j < c; ++j) d[(size_t)i * c + j] = scale * (-(1 - s) * (j == labels[i]) - s / c) / n;
     return d;
+}
+
+// ---- acquisition (quarry.h and notes/acquisition.md), all float64 ----------------------------------------------
+
+// p log p with 0 log 0 = 0 (xlogy).
+double xlogx(double p) { return p > 0 ? p * std::log(p) : 0.0; }
+
+VecD probs(const VecD& logp) {
+    VecD p(logp.size());
+    for (size_t i = 0; i < p.size(); ++i) p[i] = std::exp(logp[i]);
+    return p;
+}
+
+// The score of one pool point from its probabilities p [k][c] (quarry.h's QY_SCORE_* table).
+double acq_score(const double* p, int k, int c, int kind) {
+    VecD mean((size_t)c, 0.0);
+    for (int kk = 0; kk < k; ++kk)
+        for (int j = 0; j < c; ++j) mean[(size_t)j] += p[(size_t)kk * c + j];
+    for (double& v : mean) v /= k;
+    double h_mean = 0, h_cond = 0;  // H[p_mean], (1/K) sum_k H[p_k]
+    for (double v : mean) h_mean -= xlogx(v);
+    for (int kk = 0; kk < k; ++kk) {
+        double h = 0;
+        for (int j = 0; j < c; ++j) h -= xlogx(p[(size_t)kk * c + j]);
+        h_cond += h;
+    }
+    h_cond /= k;
+    switch (kind) {
+        case QY_SCORE_ENTROPY:
+            return h_mean;
+        case QY_SCORE_BALD:
+            return h_mean - h_cond;
+        case QY_SCORE_COND_ENTROPY:
+            return h_cond;
+        case QY_SCORE_LEAST_CONFIDENCE:
+            return 1.0 - *std::max_element(mean.begin(), mean.end());
+        case QY_SCORE_MARGIN: {  // p_mean(2nd) - p_mean(1st); the 2nd is 0 when C = 1
+            VecD sorted = mean;
+            std::sort(sorted.begin(), sorted.end(), std::greater<double>());
+            return (c > 1 ? sorted[1] : 0.0) - sorted[0];
+        }
+        case QY_SCORE_VARIATION_RATIOS: {  // 1 - f_mode / K over per-sample argmax, ties to the lowest class
+            std::vector<int> votes((size_t)c, 0);
+            for (int kk = 0; kk < k; ++kk) {
+                const double* row = p + (size_t)kk * c;
+                votes[(size_t)(std::max_element(row, row + c) - row)]++;  // max_element: the first maximum
+            }
+            return 1.0 - (double)*std::max_element(votes.begin(), votes.end()) / k;
+        }
+        case QY_SCORE_MEAN_STD: {  // (1/C) sum_c population std over k
+            double total = 0;
+            for (int j = 0; j < c; ++j) {
+                double var = 0;
+                for (int kk = 0; kk < k; ++kk) {
+                    double d = p[(size_t)kk * c + j] - mean[(size_t)j];
+                    var += d * d;
+                }
+                total += std::sqrt(var / k);
+            }
+            return total / c;
+        }
+        default:
+            throw std::invalid_argument("score kind");
+    }
+}
+
+VecD acq_scores(const VecD& p, int64_t n, int k, int c, int kind) {
+    VecD s((size_t)n);
+    for (int64_t i = 0; i < n; ++i) s[(size_t)i] = acq_score(&p[(size_t)i * k * c], k, c, kind);
+    return s;
+}
+
+// p_new[i*c + j][kk] = p[i][kk] * probs_a[kk][j].
+VecD joint_extend(const VecD& p, int64_t m, const double* probs_a, int k, int c) {
+    VecD y((size_t)(m * c * k));
+    for (int64_t i = 0; i < m; ++i)
+        for (int j = 0; j < c; ++j)
+            for (int kk = 0; kk < k; ++kk)
+                y[(size_t)((i * c + j) * k + kk)] = p[(size_t)(i * k + kk)] * probs_a[(size_t)kk * c + j];
+    return y;
+}
+
+// Advances y (digits in [0, c), the last fastest) to the next configuration; false after the last one.
+bool next_config(std::vector<int>& y, int c) {
+    int i = (int)y.size() - 1;
+    while (i >= 0 && ++y[(size_t)i] == c) y[(size_t)i--] = 0;
+    return i >= 0;
+}
+
+// All C^a configurations of the points pts (each probs [k][c]), the last point's class fastest (the order of the
+// Kronecker update): P[r][kk] = prod_i pts[i][kk][y_i], multiplied in the order i = 0, 1, ... from 1.
+VecD enumerate_joint(const std::vector<const double*>& pts, int k, int c) {
+    VecD P;
+    std::vector<int> y(pts.size(), 0);
+    do {
+        for (int kk = 0; kk < k; ++kk) {
+            double prod = 1.0;
+            for (size_t i = 0; i < pts.size(); ++i) prod *= pts[i][(size_t)kk * c + y[i]];
+            P.push_back(prod);
+        }
+    } while (next_config(y, c));
+    return P;
+}
+
+// qy_joint_entropy from the header: out[x] = -sum_r w[r] sum_j J log J with
+// J[r][j] = (1/K) sum_kk P[r][kk] probs[x][kk][j]; w empty: all ones.
+VecD joint_entropy(const VecD& P, const VecD& w, int64_t m, const VecD& probs, int64_t n, int k, int c) {
+    VecD out((size_t)n);
+    for (int64_t x = 0; x < n; ++x) {
+        double h = 0;
+        for (int64_t r = 0; r < m; ++r) {
+            double e = 0;
+            for (int j = 0; j < c; ++j) {
+                double J = 0;
+                for (int kk = 0; kk < k; ++kk) J += P[(size_t)(r * k + kk)] * probs[((size_t)x * k + kk) * c + j];
+                e += xlogx(J / k);
+            }
+            h += (w.empty() ? 1.0 : w[(size_t)r]) * e;
+        }
+        out[(size_t)x] = -h;
+    }
+    return out;
+}
+
+// The joint entropy of the points pts by definition: -sum over all C^|pts| configurations of J log J with
+// J = (1/K) sum_kk prod_i pts[i][kk][y_i].
+double joint_entropy_brute(const std::vector<const double*>& pts, int k, int c) {
+    std::vector<int> y(pts.size(), 0);
+    double h = 0;
+    do {
+        double J = 0;
+        for (int kk = 0; kk < k; ++kk) {
+            double prod = 1.0;
+            for (size_t i = 0; i < pts.size(); ++i) prod *= pts[i][(size_t)kk * c + y[i]];
+            J += prod;
+        }
+        h -= xlogx(J / k);
+    } while (next_config(y, c));
+    return h;
+}
+
+// A 53-bit uniform in [0, 1) from Philox words 0 (high 27 bits) and 1 (low 26 bits): philox.h's uniform01_f64.
+double uniform53(uint32_t w0, uint32_t w1) {
+    return (double)(((uint64_t)(w0 >> 6) << 27) | (uint64_t)(w1 >> 5)) * 0x1p-53;
+}
+
+// qy_joint_sample from the header: row r = kk * s + j; y_i from Philox key = seed, counter {r lo, i, step,
+// 0x40000000 | r hi}, u = uniform53(word 0, word 1), y_i = the first class j with
+// u < cumsum(probs_chosen[i][kk][0..j]), else c - 1; p[r][k'] = prod_i probs_chosen[i][k'][y_i] (i ascending),
+// w[r] = 1 / (m q_r), q_r = mean_k' p[r][k'].
+void joint_sample(const VecD& pc, int a, int k, int c, int64_t s, uint64_t seed, uint32_t step, VecD& p, VecD& w) {
+    const int64_t m = (int64_t)k * s;
+    p.assign((size_t)(m * k), 0.0);
+    w.assign((size_t)m, 0.0);
+    std::vector<int> y((size_t)a);
+    for (int64_t r = 0; r < m; ++r) {
+        const int64_t kk = r / s;
+        for (int i = 0; i < a; ++i) {
+            const uint32_t ctr[4] = {(uint32_t)r, (uint32_t)i, step, 0x40000000u | (uint32_t)((uint64_t)r >> 32)};
+            uint32_t o[4];
+            philox(ctr, seed, o);
+            const double u = uniform53(o[0], o[1]);
+            const double* row = &pc[((size_t)i * k + (size_t)kk) * c];
+            int cls = c - 1;
+            double cum = 0;
+            for (int j = 0; j < c; ++j) {
+                cum += row[j];
+                if (u < cum) {
+                    cls = j;
+                    break;
+                }
+            }
+            y[(size_t)i] = cls;
+        }
+        double q = 0;
+        for (int k2 = 0; k2 < k; ++k2) {
+            double prod = 1.0;
+            for (int i = 0; i < a; ++i) prod *= pc[((size_t)i * k + k2) * c + y[(size_t)i]];
+            p[(size_t)(r * k + k2)] = prod;
+            q += prod;
+        }
+        q /= k;
+        w[(size_t)r] = 1.0 / ((double)m * q);
+    }
 }
 
 }  // namespace ref
@@ -1176,6 +1460,448 @@ void test_adam(Test& t, const AdamCase& h) {
     close(t, "v", o[2].v, v, kReduce);
 }
 
+// ---- tests: acquisition -----------------------------------------------------------------------------------------
+// Inputs are log-softmax MC outputs logp [n][k][c]. The references take exp of exactly the values the op reads (float32
+// inputs widened to float64) and follow quarry.h / notes/acquisition.md in float64.
+
+const char* const kScoreNames[] = {"entropy",          "bald",     "least_confidence", "margin",
+                                   "variation_ratios", "mean_std", "cond_entropy"};
+constexpr int kScoreKinds = QY_SCORE_COND_ENTROPY + 1;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+const char* dtype_name(int dtype) { return dtype == QY_F32 ? "f32" : "f64"; }
+
+int64_t ipow(int base, int e) {
+    int64_t r = 1;
+    while (e-- > 0) r *= base;
+    return r;
+}
+
+// Log-softmax of one row of float64 logits in place; -inf logits stay -inf (p = 0). One logit must be finite.
+void log_softmax_row(double* x, int c) {
+    VecD y = ref::log_softmax(VecD(x, x + c), 1, c);
+    std::copy(y.begin(), y.end(), x);
+}
+
+// A seeded pool logp [n][k][c] in float64 whose points cycle through five kinds (by index mod 5):
+//   0 random: logits base + noise at a random temperature (peaked to nearly flat);
+//   1 deterministic: the same logits for every MC sample (BALD = 0 up to rounding);
+//   2 exact zeros: about a third of the classes of each sample at -inf (never class kk % c);
+//   3 argmax ties: even samples have two equal largest logits at classes t and t + 1, odd samples the largest at t + 1
+//     alone, so ties to the lowest class give variation ratio 1 - ceil(K/2)/K where the highest class would give 0;
+//   4 one-hot samples: log p = 0 for one class in {0, 1, 2}, -inf elsewhere (H[p_k] = 0 exactly).
+VecD acq_pool(int64_t n, int k, int c) {
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    const double temps[] = {0.3, 1.0, 3.0, 10.0};
+    VecD logp((size_t)n * k * c), base((size_t)c);
+    for (int64_t i = 0; i < n; ++i) {
+        const int kind = (int)(i % 5);
+        const double temp = temps[rand_int(0, 3)];
+        for (double& b : base) b = temp * u(g_rng);
+        const int t = c > 1 ? rand_int(0, c - 2) : 0;
+        for (int kk = 0; kk < k; ++kk) {
+            double* x = &logp[((size_t)i * k + kk) * c];
+            for (int j = 0; j < c; ++j) x[j] = kind == 1 ? base[j] : base[j] + (kind == 0 ? temp : 1.0) * u(g_rng);
+            if (kind == 2)
+                for (int j = 0; j < c; ++j)
+                    if (j != kk % c && rand_int(0, 2) == 0) x[j] = -kInf;
+            if (kind == 3 && c > 1) {
+                const double mx = *std::max_element(x, x + c);
+                x[t + 1] = mx + 0.5;
+                x[t] = kk % 2 == 0 ? mx + 0.5 : mx + 0.25;
+            }
+            if (kind == 4) {
+                const int hot = rand_int(0, std::min(c - 1, 2));
+                for (int j = 0; j < c; ++j) x[j] = j == hot ? 0.0 : -kInf;
+            }
+            log_softmax_row(x, c);
+        }
+    }
+    return logp;
+}
+
+// Plain MC pools for the sampled estimator: logits base + per-sample noise, no structure.
+VecD mc_probs(int64_t n, int k, int c) {
+    std::normal_distribution<double> z(0.0, 1.0);
+    VecD logp((size_t)n * k * c), base((size_t)c);
+    for (int64_t i = 0; i < n; ++i) {
+        for (double& b : base) b = 1.5 * z(g_rng);
+        for (int kk = 0; kk < k; ++kk) {
+            double* x = &logp[((size_t)i * k + kk) * c];
+            for (int j = 0; j < c; ++j) x[j] = base[j] + 1.0 * z(g_rng);
+            log_softmax_row(x, c);
+        }
+    }
+    return ref::probs(logp);
+}
+
+// Pointers to the [k][c] blocks of points first .. first + count - 1 of a pool.
+std::vector<const double*> points(const VecD& probs, int first, int count, int k, int c) {
+    std::vector<const double*> pts;
+    for (int i = first; i < first + count; ++i) pts.push_back(&probs[(size_t)i * k * c]);
+    return pts;
+}
+
+Runner acq_score_runner(int64_t n, int k, int c, int dtype, const Vec& lf, const VecD& ld) {
+    return [=](Session& s) {
+        const void* x = dtype == QY_F32 ? (const void*)s.in(lf) : (const void*)s.in(ld);
+        Outs o;
+        for (int kind = 0; kind < kScoreKinds; ++kind) {
+            double* y = s.out_d((size_t)n);
+            QY(qy_acq_score, s.dev, s.stream, x, dtype, n, k, c, kind, y);
+            o.push_back({kScoreNames[kind], s.get(y, (size_t)n)});
+        }
+        return o;
+    };
+}
+
+void test_acq_score(Test& t, int64_t n, int k, int c, int dtype) {
+    VecD logp = acq_pool(n, k, c);
+    const Vec lf = to_f(logp);
+    if (dtype == QY_F32) logp = to_d(lf);  // what the op reads
+    Outs o = cpu_case(format("acq_score n=%lld k=%d c=%d %s", (long long)n, k, c, dtype_name(dtype)),
+                      acq_score_runner(n, k, c, dtype, lf, dtype == QY_F64 ? logp : VecD{}), kAcqParity);
+    const VecD p = ref::probs(logp);
+    for (int kind = 0; kind < kScoreKinds; ++kind)
+        close(t, kScoreNames[kind], o[(size_t)kind].d, ref::acq_scores(p, n, k, c, kind), kAcq);
+    // BALD is a mutual information: >= 0 (Jensen: H is concave on any non-negative rows) and <= H[p_mean] <= log C;
+    // float32 log-probs leave rows normalised only to ~1e-7, which can lift H[p_mean] above log C by about that much.
+    const VecD& bald = o[QY_SCORE_BALD].d;
+    const double upper = std::log((double)c) + (dtype == QY_F32 ? 1e-6 : 1e-12);
+    for (int64_t i = 0; i < n; ++i) {
+        if (!(bald[(size_t)i] >= -1e-13 && bald[(size_t)i] <= upper)) {
+            t.fail(format("point %lld: BALD %.17g outside [0, log C = %.17g]", (long long)i, bald[(size_t)i],
+                          std::log((double)c)));
+            break;
+        }
+    }
+    for (int64_t i = 1; i < n; i += 5)
+        t.expect(std::fabs(bald[(size_t)i]) <= 1e-13,
+                 format("deterministic point %lld: BALD %.3g, want 0 up to rounding", (long long)i, bald[(size_t)i]));
+    for (int64_t i = 4; i < n; i += 5)
+        t.expect(o[QY_SCORE_COND_ENTROPY].d[(size_t)i] == 0.0,
+                 format("one-hot point %lld: conditional entropy %.3g, want exactly 0 (1 log 1, 0 log 0)",
+                        (long long)i, o[QY_SCORE_COND_ENTROPY].d[(size_t)i]));
+}
+
+void test_logp_to_probs(Test& t, int64_t count, int dtype) {
+    // Mostly uniform in [-30, 0], every tenth element special: -inf, zeros, and values whose exp is tiny, subnormal
+    // or underflows to 0 in float64.
+    const double special[] = {-kInf, 0.0, -0.0, -1e-30, -87.5, -103.9, -700.0, -745.1, -746.0, -1e300};
+    std::uniform_real_distribution<double> u(-30.0, 0.0);
+    VecD logp((size_t)count);
+    for (int64_t i = 0; i < count; ++i) logp[(size_t)i] = i % 10 == 0 ? special[(i / 10) % 10] : u(g_rng);
+    const Vec lf = to_f(logp);
+    if (dtype == QY_F32) logp = to_d(lf);
+    const VecD ld = dtype == QY_F64 ? logp : VecD{};
+    Outs o = cpu_case(format("logp_to_probs count=%lld %s", (long long)count, dtype_name(dtype)),
+                      [=](Session& s) {
+                          const void* x = dtype == QY_F32 ? (const void*)s.in(lf) : (const void*)s.in(ld);
+                          double* y = s.out_d((size_t)count);
+                          QY(qy_logp_to_probs, s.dev, s.stream, x, dtype, count, y);
+                          return Outs{{"probs", s.get(y, (size_t)count)}};
+                      },
+                      kExact, Match::Ulp1);
+    within_ulps(t, "probs vs std::exp", o[0].d, ref::probs(logp), 1);
+    for (int64_t i = 0; i < count; ++i) {
+        const double x = logp[(size_t)i], y = o[0].d[(size_t)i];
+        if ((x == -kInf && bits(y) != bits(0.0)) || (x == 0.0 && y != 1.0)) {
+            t.fail(format("element %lld: exp(%g) = %.17g", (long long)i, x, y));
+            break;
+        }
+    }
+}
+
+void test_joint_extend(Test& t, int64_t m, int k, int c) {
+    // p: joint probabilities of m configurations (products: spread over magnitudes, some exact zeros).
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    VecD p((size_t)(m * k));
+    for (double& v : p) v = rand_int(0, 9) == 0 ? 0.0 : u(g_rng) * u(g_rng) * u(g_rng);
+    const VecD pa = ref::probs(acq_pool(1, k, c));
+    const size_t ns = (size_t)(m * c * k);
+    Outs o = cpu_case(format("joint_extend m=%lld k=%d c=%d", (long long)m, k, c),
+                      [=](Session& s) {
+                          double* y = s.out_d(ns);
+                          QY(qy_joint_extend, s.dev, s.stream, s.in(p), m, s.in(pa), k, c, y);
+                          return Outs{{"p_new", s.get(y, ns)}};
+                      },
+                      kExact, Match::Exact);
+    same_bits(t, "p_new vs p[i][kk] * probs_a[kk][j]", o[0].d, ref::joint_extend(p, m, pa.data(), k, c));
+}
+
+// Joint entropies of a chosen points plus each of n candidates, P built on the device by the Kronecker update from a
+// row of ones; w empty passes NULL (exact enumeration).
+Runner joint_exact_runner(int a, int k, int c, int64_t n, const VecD& chosen, const VecD& cand, const VecD& w) {
+    return [=](Session& s) {
+        const double* ch = a > 0 ? s.in(chosen) : nullptr;
+        double* P = s.in(VecD((size_t)k, 1.0));
+        int64_t m = 1;
+        for (int i = 0; i < a; ++i) {
+            double* next = s.out_d((size_t)(m * c * k));
+            QY(qy_joint_extend, s.dev, s.stream, P, m, ch + (size_t)i * k * c, k, c, next);
+            P = next;
+            m *= c;
+        }
+        double* h = s.out_d((size_t)n);
+        QY(qy_joint_entropy, s.dev, s.stream, P, w.empty() ? nullptr : s.in(w), m, s.in(cand), n, k, c, h);
+        return Outs{{"P", s.get(P, (size_t)(m * k))}, {"H", s.get(h, (size_t)n)}};
+    };
+}
+
+struct JointCase {
+    int a, k, c;
+    int64_t n;
+    bool weights;
+    std::string str() const {
+        return format("a=%d k=%d c=%d n=%lld m=%lld%s", a, k, c, (long long)n, (long long)ipow(c, a),
+                      weights ? " weighted" : "");
+    }
+};
+
+void test_joint_exact(Test& t, const JointCase& jc) {
+    const int a = jc.a, k = jc.k, c = jc.c;
+    const int64_t n = jc.n, m = ipow(c, a);
+    const VecD chosen = ref::probs(acq_pool(a, k, c)), cand = ref::probs(acq_pool(n, k, c));
+    VecD w;
+    if (jc.weights) w = to_d(uniform((size_t)m, 0.1f, 2.0f));
+    Outs o = cpu_case("joint_entropy exact " + jc.str(), joint_exact_runner(a, k, c, n, chosen, cand, w), kAcqParity);
+    const std::vector<const double*> pts = points(chosen, 0, a, k, c);
+    const VecD P = ref::enumerate_joint(pts, k, c);
+    same_bits(t, "P (joint_extend from a row of ones) vs all C^a configurations", o[0].d, P);
+    close(t, "H vs the header's formula on the enumerated P", o[1].d, ref::joint_entropy(P, w, m, cand, n, k, c), kAcq);
+    if (!jc.weights && ipow(c, a + 1) * k * n <= 20000000) {
+        VecD brute((size_t)n);
+        for (int64_t x = 0; x < n; ++x) {
+            std::vector<const double*> all = pts;
+            all.push_back(&cand[(size_t)x * k * c]);
+            brute[(size_t)x] = ref::joint_entropy_brute(all, k, c);
+        }
+        close(t, "H vs brute force over all C^(a+1) configurations", o[1].d, brute, kAcq);
+    }
+    if (a == 0) {  // m = 1: the joint entropy of one point is the entropy of its mean (times w[0])
+        VecD want = ref::acq_scores(cand, n, k, c, QY_SCORE_ENTROPY);
+        for (double& v : want) v *= jc.weights ? w[0] : 1.0;
+        close(t, "m=1: H vs the entropy score", o[1].d, want, kAcq);
+    }
+}
+
+// Greedy BatchBALD (notes/acquisition.md) assembled from the ops with exact joint entropies: the score a(A + {x}) =
+// H(y_A, y_x) - sum_{i in A + {x}} H_c(i) of each of b picks (ties to the lower index; chosen points are excluded).
+Runner greedy_runner(const VecD& logp, int n, int k, int c, int b) {
+    return [=](Session& s) {
+        const int64_t nkc = (int64_t)n * k * c;
+        const double* lp = s.in(logp);
+        double* probs = s.out_d((size_t)nkc);
+        QY(qy_logp_to_probs, s.dev, s.stream, lp, QY_F64, nkc, probs);
+        double* hc_d = s.out_d((size_t)n);
+        QY(qy_acq_score, s.dev, s.stream, lp, QY_F64, n, k, c, QY_SCORE_COND_ENTROPY, hc_d);
+        const VecD hc = s.get(hc_d, (size_t)n);
+        double* P = s.in(VecD((size_t)k, 1.0));
+        int64_t m = 1;
+        std::vector<bool> taken((size_t)n, false);
+        double hc_sum = 0;
+        VecD scores;
+        for (int step = 0; step < b; ++step) {
+            double* h = s.out_d((size_t)n);
+            QY(qy_joint_entropy, s.dev, s.stream, P, nullptr, m, probs, n, k, c, h);
+            const VecD hx = s.get(h, (size_t)n);
+            int best = -1;
+            double best_score = -kInf;
+            for (int x = 0; x < n; ++x)
+                if (!taken[(size_t)x] && hx[(size_t)x] - hc_sum - hc[(size_t)x] > best_score)
+                    best = x, best_score = hx[(size_t)x] - hc_sum - hc[(size_t)x];
+            scores.push_back(best_score);
+            taken[(size_t)best] = true;
+            hc_sum += hc[(size_t)best];
+            double* next = s.out_d((size_t)(m * c * k));
+            QY(qy_joint_extend, s.dev, s.stream, P, m, probs + (size_t)best * k * c, k, c, next);
+            P = next;
+            m *= c;
+        }
+        return Outs{{"greedy scores", scores}};
+    };
+}
+
+// m_j = linspace(0, 1, K); p(y | w_j) = (1 - m_j) a + m_j b.
+void mix_point(double* out, int k, const VecD& a, const VecD& b) {
+    const int c = (int)a.size();
+    for (int j = 0; j < k; ++j) {
+        const double mj = (double)j / (k - 1);
+        for (int y = 0; y < c; ++y) out[(size_t)j * c + y] = (1 - mj) * a[(size_t)y] + mj * b[(size_t)y];
+    }
+}
+
+VecD log_of(const VecD& p) {
+    VecD l(p.size());
+    for (size_t i = 0; i < p.size(); ++i) l[i] = std::log(p[i]);  // log 0 = -inf
+    return l;
+}
+
+void test_golden1(Test& t) {
+    const int n = 4, k = 20, c = 4;
+    const VecD a[4] = {{.7, .1, .1, .1}, {.1, .7, .1, .1}, {.1, .1, .7, .1}, {.1, .1, .1, .7}};
+    const VecD b[4] = {{.3, .3, .2, .2}, {.2, .3, .3, .2}, {.2, .2, .3, .3}, {.3, .2, .2, .3}};
+    VecD p((size_t)n * k * c);
+    for (int i = 0; i < n; ++i) mix_point(&p[(size_t)i * k * c], k, a[i], b[i]);
+    // The first pick is a near-tie among all four points (cyclic shifts of one another); the scores do not depend on
+    // which one wins.
+    Outs o = cpu_case("golden 1: greedy BatchBALD b=4", greedy_runner(log_of(p), n, k, c, 4), kAcqParity);
+    close(t, "greedy scores", o[0].d,
+          VecD{0.030715639666234917, 0.05961958627158248, 0.0869107051474467, 0.11275304532467878}, kAcq);
+}
+
+void test_golden2(Test& t) {
+    const int k = 20, c = 4, n = 8;
+    VecD p1((size_t)k * c), p2((size_t)k * c), p;
+    mix_point(p1.data(), k, {.1, .2, .2, .5}, {.5, .2, .1, .2});
+    mix_point(p2.data(), k, {.1, .6, .2, .1}, {0, .5, .5, 0});  // exact zeros in the last sample
+    for (int i = 0; i < n; ++i) p.insert(p.end(), (i % 2 ? p2 : p1).begin(), (i % 2 ? p2 : p1).end());
+    const VecD logp = log_of(p);
+    Outs o = cpu_case("golden 2: exact joint entropies of 4 and 8 points",
+                      [=](Session& s) {
+                          const int64_t nkc = (int64_t)n * k * c;
+                          double* probs = s.out_d((size_t)nkc);
+                          QY(qy_logp_to_probs, s.dev, s.stream, s.in(logp), QY_F64, nkc, probs);
+                          double* P = s.in(VecD((size_t)k, 1.0));
+                          int64_t m = 1;
+                          Outs out;
+                          for (int i = 0; i < n - 1; ++i) {
+                              double* next = s.out_d((size_t)(m * c * k));
+                              QY(qy_joint_extend, s.dev, s.stream, P, m, probs + (size_t)i * k * c, k, c, next);
+                              P = next;
+                              m *= c;
+                              if (i == 2 || i == n - 2) {
+                                  double* h = s.out_d(1);
+                                  QY(qy_joint_entropy, s.dev, s.stream, P, nullptr, m, probs + (size_t)(i + 1) * k * c,
+                                     1, k, c, h);
+                                  out.push_back({format("H(first %d)", i + 2), s.get(h, 1)});
+                              }
+                          }
+                          return out;
+                      },
+                      kAcqParity);
+    close(t, "H(first 4)", o[0].d, VecD{4.647885441401176}, kAcq);
+    close(t, "H(all 8), given to 7 digits", o[1].d, VecD{9.266713}, 5e-7);
+}
+
+void test_golden3(Test& t, int dtype) {
+    const int n = 3, k = 2, c = 4;
+    const VecD p = {.1, .2, .3, .4, .15, .15, .3, .4,   // point 0: two MC samples
+                    .1, .2, .3, .4, .15, .15, .3, .4,   // point 1 = point 0
+                    .4, .3, .2, .1, .4,  .3,  .16, .14};
+    VecD ld = log_of(p);
+    const Vec lf = to_f(ld);
+    if (dtype == QY_F32) ld.clear();
+    Outs o = cpu_case(format("golden 3: BALD and pair scores %s", dtype_name(dtype)),
+                      [=](Session& s) {
+                          const int64_t nkc = (int64_t)n * k * c;
+                          const void* x = dtype == QY_F32 ? (const void*)s.in(lf) : (const void*)s.in(ld);
+                          double *bald = s.out_d(n), *hc = s.out_d(n), *probs = s.out_d((size_t)nkc);
+                          double *P = s.out_d((size_t)(c * k)), *h = s.out_d(n);
+                          QY(qy_acq_score, s.dev, s.stream, x, dtype, n, k, c, QY_SCORE_BALD, bald);
+                          QY(qy_acq_score, s.dev, s.stream, x, dtype, n, k, c, QY_SCORE_COND_ENTROPY, hc);
+                          QY(qy_logp_to_probs, s.dev, s.stream, x, dtype, nkc, probs);
+                          QY(qy_joint_extend, s.dev, s.stream, s.in(VecD((size_t)k, 1.0)), 1, probs, k, c, P);
+                          QY(qy_joint_entropy, s.dev, s.stream, P, nullptr, c, probs, n, k, c, h);
+                          return Outs{
+                              {"bald", s.get(bald, n)}, {"cond_entropy", s.get(hc, n)}, {"H(0, x)", s.get(h, n)}};
+                      },
+                      kAcqParity);
+    // Printed to 4 significant digits: half a unit of the last digit is 5e-7.
+    close(t, "BALD", o[0].d, VecD{0.004309, 0.004309, 0.002788}, 5e-7);
+    const VecD& hc = o[1].d;
+    const VecD& h = o[2].d;
+    const double pair01 = h[1] - hc[0] - hc[1], pair02 = h[2] - hc[0] - hc[2];
+    close(t, "a({0,1}), a({0,2})", VecD{pair01, pair02}, VecD{0.008581, 0.007073}, 5e-7);
+    t.expect(pair01 > pair02, format("the duplicate pair {0,1} (%.6f) must beat {0,2} (%.6f)", pair01, pair02));
+}
+
+struct SampleCase {
+    int a, k, c;
+    int64_t s;
+    uint64_t seed;
+    uint32_t step;
+    bool unnormalised;  // point 0's rows sum to 0.6: u >= 0.6 falls through to class c - 1
+    std::string str() const {
+        return format("a=%d k=%d c=%d s=%lld seed=0x%llx step=0x%x%s", a, k, c, (long long)s,
+                      (unsigned long long)seed, step, unnormalised ? " unnormalised" : "");
+    }
+};
+
+Runner sample_runner(const SampleCase& sc, const VecD& pc) {
+    return [=](Session& s) {
+        const int64_t m = (int64_t)sc.k * sc.s;
+        double *p = s.out_d((size_t)(m * sc.k)), *w = s.out_d((size_t)m);
+        QY(qy_joint_sample, s.dev, s.stream, s.in(pc), sc.a, sc.k, sc.c, sc.s, sc.seed, sc.step, p, w);
+        return Outs{{"p", s.get(p, (size_t)(m * sc.k))}, {"w", s.get(w, (size_t)m)}};
+    };
+}
+
+void test_joint_sample(Test& t, const SampleCase& sc) {
+    VecD pc = ref::probs(acq_pool(sc.a, sc.k, sc.c));  // point 0 is a random one: no zeros, so q > 0 on every row
+    if (sc.unnormalised)
+        for (size_t i = 0; i < (size_t)sc.k * sc.c; ++i) pc[i] *= 0.6;
+    Outs o = cpu_case("joint_sample " + sc.str(), sample_runner(sc, pc), kExact, Match::Exact);
+    // Every row's configuration recomputed from qy_philox4x32_10: p must match bitwise (a wrong class changes it).
+    VecD p, w;
+    ref::joint_sample(pc, sc.a, sc.k, sc.c, sc.s, sc.seed, sc.step, p, w);
+    same_bits(t, "p vs the documented Philox mapping", o[0].d, p);
+    close_rel(t, "w = 1 / (m q)", o[1].d, w, 1e-15);
+    same_bits(t, "same arguments twice", run_on(QY_DEV_CPU, nullptr, sample_runner(sc, pc))[0].d, o[0].d);
+    const int64_t m = (int64_t)sc.k * sc.s;
+    if (m >= 50) {  // another step or seed draws other configurations
+        SampleCase step = sc, seed = sc;
+        step.step += 1;
+        seed.seed ^= 1ull << 40;  // the key's high word
+        for (const SampleCase& other : {step, seed}) {
+            const VecD q = run_on(QY_DEV_CPU, nullptr, sample_runner(other, pc))[0].d;
+            int64_t same = 0;
+            for (int64_t r = 0; r < m; ++r)
+                same += std::equal(q.begin() + r * sc.k, q.begin() + (r + 1) * sc.k, o[0].d.begin() + r * sc.k);
+            t.expect(same < m / 2, format("%s: %lld of %lld rows unchanged", other.str().c_str(), (long long)same,
+                                          (long long)m));
+        }
+    }
+}
+
+// The importance-sampled estimate -sum_r w[r] sum_j J log J is consistent: notes/acquisition.md golden 4 (5 points,
+// C = 10, K = 20: about +-0.14 nats at M = 200, +-0.014 at M = 20,000). 4 chosen points, 3 candidates.
+void test_joint_sample_convergence(Test& t) {
+    const int a = 4, k = 20, c = 10;
+    const int64_t n = 3;
+    const VecD chosen = mc_probs(a, k, c), cand = mc_probs(n, k, c);
+    const VecD P = ref::enumerate_joint(points(chosen, 0, a, k, c), k, c);
+    const VecD exact = ref::joint_entropy(P, {}, ipow(c, a), cand, n, k, c);
+    auto runner = [&](int64_t M, uint64_t seed) -> Runner {
+        const SampleCase sc{a, k, c, M / k, seed, 3, false};
+        return [=](Session& s) {
+            const int64_t m = (int64_t)k * sc.s;
+            double *p = s.out_d((size_t)(m * k)), *w = s.out_d((size_t)m), *h = s.out_d((size_t)n);
+            QY(qy_joint_sample, s.dev, s.stream, s.in(chosen), a, k, c, sc.s, sc.seed, sc.step, p, w);
+            QY(qy_joint_entropy, s.dev, s.stream, p, w, m, s.in(cand), n, k, c, h);
+            return Outs{{format("sampled H M=%lld", (long long)M), s.get(h, (size_t)n)}};
+        };
+    };
+    const int seeds = 16;
+    double err[2] = {0, 0};
+    const int64_t sizes[2] = {200, 20000};
+    for (int i = 0; i < 2; ++i)
+        for (int seed = 1; seed <= seeds; ++seed) {
+            const Runner r = runner(sizes[i], (uint64_t)seed);
+            const VecD h = seed == 1 ? cpu_case(format("joint_sample + joint_entropy M=%lld", (long long)sizes[i]), r,
+                                                kAcqParity)[0].d
+                                     : run_on(QY_DEV_CPU, nullptr, r)[0].d;
+            for (int64_t x = 0; x < n; ++x) err[i] += std::fabs(h[(size_t)x] - exact[(size_t)x]) / (seeds * n);
+        }
+    std::printf("     sampled joint entropy (exact %.4f %.4f %.4f nats): mean |error| %.4f at M=200, %.4f at M=20000\n",
+                exact[0], exact[1], exact[2], err[0], err[1]);
+    t.error(err[1]);
+    t.expect(err[1] < err[0] / 3, format("mean |error| %.4f at M=20000 is not clearly below %.4f at M=200", err[1],
+                                         err[0]));
+    t.expect(err[1] < 0.05 && err[0] < 0.5,
+             format("mean |error| %.4f at M=200 and %.4f at M=20000: want about 0.14 and 0.014", err[0], err[1]));
+}
+
 // ---- tests: backward ops against central finite differences of the float64 forward ----------------------------
 // L = sum(y * r) for a fixed random r, so dL/dy = r is the dy every backward op gets. Each test checks the float64
 // reference backward against the differences at kFdRef, then the float32 backward op at kFdOp.
@@ -1373,6 +2099,44 @@ void test_errors(Test& t) {
              format("an error on another thread replaced this thread's message: %s", qy_last_error()));
 }
 
+void test_acq_errors(Test& t) {
+    VecD buf(4096, 0.5);
+    double* d = buf.data();
+    const int cpu = QY_DEV_CPU, E = QY_ERR_INVALID, B = QY_SCORE_BALD;
+    const char *acq = "qy_acq_score", *probs = "qy_logp_to_probs", *ext = "qy_joint_extend",
+               *smp = "qy_joint_sample", *ent = "qy_joint_entropy";
+    expect_status(t, "acq_score dtype 2", qy_acq_score(cpu, nullptr, d, 2, 2, 3, 4, B, d), E, acq);
+    expect_status(t, "acq_score dtype -1", qy_acq_score(cpu, nullptr, d, -1, 2, 3, 4, B, d), E, acq);
+    expect_status(t, "acq_score kind -1", qy_acq_score(cpu, nullptr, d, QY_F64, 2, 3, 4, -1, d), E, acq);
+    expect_status(t, "acq_score kind 7", qy_acq_score(cpu, nullptr, d, QY_F64, 2, 3, 4, QY_SCORE_COND_ENTROPY + 1, d),
+                  E, acq);
+    expect_status(t, "acq_score n = 0", qy_acq_score(cpu, nullptr, d, QY_F64, 0, 3, 4, B, d), E, acq);
+    expect_status(t, "acq_score k = 0", qy_acq_score(cpu, nullptr, d, QY_F64, 2, 0, 4, B, d), E, acq);
+    expect_status(t, "acq_score c = 0", qy_acq_score(cpu, nullptr, d, QY_F32, 2, 3, 0, B, d), E, acq);
+    expect_status(t, "acq_score null logp", qy_acq_score(cpu, nullptr, nullptr, QY_F64, 2, 3, 4, B, d), E, acq);
+    expect_status(t, "acq_score null scores", qy_acq_score(cpu, nullptr, d, QY_F64, 2, 3, 4, B, nullptr), E, acq);
+    expect_status(t, "logp_to_probs dtype 2", qy_logp_to_probs(cpu, nullptr, d, 2, 8, d), E, probs);
+    expect_status(t, "logp_to_probs count 0", qy_logp_to_probs(cpu, nullptr, d, QY_F32, 0, d), E, probs);
+    expect_status(t, "logp_to_probs null probs", qy_logp_to_probs(cpu, nullptr, d, QY_F64, 8, nullptr), E, probs);
+    expect_status(t, "joint_extend m = 0", qy_joint_extend(cpu, nullptr, d, 0, d, 3, 4, d), E, ext);
+    expect_status(t, "joint_extend k = 0", qy_joint_extend(cpu, nullptr, d, 2, d, 0, 4, d), E, ext);
+    expect_status(t, "joint_extend c = 0", qy_joint_extend(cpu, nullptr, d, 2, d, 3, 0, d), E, ext);
+    expect_status(t, "joint_extend null p", qy_joint_extend(cpu, nullptr, nullptr, 2, d, 3, 4, d), E, ext);
+    expect_status(t, "joint_sample a = 0", qy_joint_sample(cpu, nullptr, d, 0, 3, 4, 5, 1, 0, d, d), E, smp);
+    expect_status(t, "joint_sample k = 0", qy_joint_sample(cpu, nullptr, d, 2, 0, 4, 5, 1, 0, d, d), E, smp);
+    expect_status(t, "joint_sample c = 0", qy_joint_sample(cpu, nullptr, d, 2, 3, 0, 5, 1, 0, d, d), E, smp);
+    expect_status(t, "joint_sample s = 0", qy_joint_sample(cpu, nullptr, d, 2, 3, 4, 0, 1, 0, d, d), E, smp);
+    expect_status(t, "joint_sample null w", qy_joint_sample(cpu, nullptr, d, 2, 3, 4, 5, 1, 0, d, nullptr), E, smp);
+    expect_status(t, "joint_entropy m = 0", qy_joint_entropy(cpu, nullptr, d, nullptr, 0, d, 2, 3, 4, d), E, ent);
+    expect_status(t, "joint_entropy n = 0", qy_joint_entropy(cpu, nullptr, d, nullptr, 5, d, 0, 3, 4, d), E, ent);
+    expect_status(t, "joint_entropy k = 0", qy_joint_entropy(cpu, nullptr, d, nullptr, 5, d, 2, 0, 4, d), E, ent);
+    expect_status(t, "joint_entropy c = 0", qy_joint_entropy(cpu, nullptr, d, nullptr, 5, d, 2, 3, 0, d), E, ent);
+    expect_status(t, "joint_entropy null probs", qy_joint_entropy(cpu, nullptr, d, d, 5, nullptr, 2, 3, 4, d), E, ent);
+    expect_status(t, "joint_entropy null out", qy_joint_entropy(cpu, nullptr, d, d, 5, d, 2, 3, 4, nullptr), E, ent);
+    t.expect(std::all_of(buf.begin(), buf.end(), [](double v) { return v == 0.5; }),
+             "a rejected call wrote its output");
+}
+
 // CUDA requested where there is none: QY_ERR_NO_DEVICE, from the runtime calls and from an op.
 void test_no_device(Test& t, int count_rc, int count) {
     if (count_rc == QY_OK && count > 0) {
@@ -1388,6 +2152,10 @@ void test_no_device(Test& t, int count_rc, int count) {
                   "qy_fill");
     expect_status(t, "qy_relu_fwd on CUDA", qy_relu_fwd(QY_DEV_CUDA, nullptr, host.data(), host.data(), 16),
                   QY_ERR_NO_DEVICE, "qy_relu_fwd");
+    VecD d(16, 0.0);
+    expect_status(t, "qy_acq_score on CUDA",
+                  qy_acq_score(QY_DEV_CUDA, nullptr, d.data(), QY_F64, 2, 2, 4, QY_SCORE_BALD, d.data()),
+                  QY_ERR_NO_DEVICE, "qy_acq_score");
 }
 
 // ---- CUDA parity ------------------------------------------------------------------------------------------------
@@ -1401,6 +2169,18 @@ void check_parity(Test& t, const ParityCase& c, void* stream) {
     }
     for (size_t k = 0; k < c.cpu.size(); ++k) {
         const std::string& name = c.cpu[k].name;
+        if (c.cpu[k].f64) {
+            const VecD& cpu = c.cpu[k].d;
+            const VecD& gpu = first[k].d;
+            if (c.match == Match::Exact)
+                same_bits(t, name + " vs CPU", gpu, cpu);
+            else if (c.match == Match::Ulp1)
+                within_ulps(t, name + " vs CPU", gpu, cpu, 1);
+            else
+                close(t, name + " vs CPU", gpu, cpu, c.tol);
+            same_bits(t, name + " second run (created stream) vs first run", second[k].d, gpu);
+            continue;
+        }
         const Vec& cpu = c.cpu[k].v;
         const Vec& gpu = first[k].v;
         if (c.match == Match::Exact)
@@ -1519,7 +2299,45 @@ int main() {
     run_test("fd linear dx dw dbias", test_fd_linear);
     run_test("fd log_softmax, nll", test_fd_softmax_nll);
     run_test("fd relu, dropout", test_fd_relu_dropout);
+    struct Acq {
+        int64_t n;
+        int k, c;
+    };
+    std::vector<Acq> acqs = {{1, 1, 2},   {7, 1, 5},    {5, 3, 2},   {13, 50, 37}, {33, 7, 37},
+                             {9, 20, 10}, {3, 4, 1},    {11, 49, 3}, {2000, 20, 10}};
+    for (int i = 0; i < 2; ++i) acqs.push_back({rand_int(1, 40), rand_int(1, 50), rand_int(2, 37)});
+    for (const Acq& a : acqs)
+        for (int dtype : {QY_F32, QY_F64})
+            run_test(format("acq_score n=%lld k=%d c=%d %s", (long long)a.n, a.k, a.c, dtype_name(dtype)),
+                     [&](Test& t) { test_acq_score(t, a.n, a.k, a.c, dtype); });
+    for (int64_t count : {int64_t{1}, int64_t{7}, int64_t{1003}, int64_t{(1 << 20) + 3}})
+        for (int dtype : {QY_F32, QY_F64})
+            run_test(format("logp_to_probs count=%lld %s", (long long)count, dtype_name(dtype)),
+                     [&](Test& t) { test_logp_to_probs(t, count, dtype); });
+    for (const Acq& a : {Acq{1, 1, 1}, Acq{1, 3, 2}, Acq{7, 5, 3}, Acq{37, 50, 37}, Acq{1000, 20, 10}})
+        run_test(format("joint_extend m=%lld k=%d c=%d", (long long)a.n, a.k, a.c),
+                 [&](Test& t) { test_joint_extend(t, a.n, a.k, a.c); });
+    for (const JointCase& jc : {JointCase{0, 5, 7, 5, false},   JointCase{1, 7, 5, 4, false},
+                                JointCase{2, 7, 5, 4, false},   JointCase{3, 7, 5, 4, false},
+                                JointCase{3, 1, 2, 3, false},   JointCase{1, 50, 37, 1, false},
+                                JointCase{2, 20, 10, 6, false}, JointCase{3, 50, 3, 5, false},
+                                JointCase{2, 9, 6, 7, true},    JointCase{0, 3, 4, 1, true},
+                                JointCase{1, 50, 37, 290, false},  // two candidate chunks on the CPU
+                                JointCase{3, 3, 10, 2000, true}})  // several row chunks on the CPU, weighted
+        run_test("joint_entropy exact " + jc.str(), [&](Test& t) { test_joint_exact(t, jc); });
+    run_test("golden 1: greedy BatchBALD b=4", test_golden1);
+    run_test("golden 2: exact joint entropies of 4 and 8 points", test_golden2);
+    for (int dtype : {QY_F32, QY_F64})
+        run_test(format("golden 3: BALD and pair scores %s", dtype_name(dtype)),
+                 [&](Test& t) { test_golden3(t, dtype); });
+    for (const SampleCase& sc : {SampleCase{3, 5, 7, 13, 0x0123456789ABCDEFull, 7, true},
+                                 SampleCase{1, 1, 2, 1, 0, 0, false},
+                                 SampleCase{4, 20, 10, 50, 0xFFFFFFFF00000001ull, 0xFFFFFFFFu, false},
+                                 SampleCase{2, 50, 37, 3, 42, 1, false}})
+        run_test("joint_sample " + sc.str(), [&](Test& t) { test_joint_sample(t, sc); });
+    run_test("joint_sample: sampled joint entropy converges", test_joint_sample_convergence);
     run_test("argument errors", test_errors);
+    run_test("acquisition argument errors", test_acq_errors);
 
     int count = 0;
     const int count_rc = qy_cuda_device_count(&count);

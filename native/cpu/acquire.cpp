@@ -4,6 +4,7 @@
 // That writes J chunk by chunk into a bounded scratch buffer; the CUDA twin fuses the reduction instead.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "backend.h"
@@ -13,6 +14,48 @@
 namespace {
 
 inline double xlogx(double p) { return p > 0.0 ? p * std::log(p) : 0.0; }
+
+// x log x without branches or libm calls so the column loop below vectorises: x = 2^e m with m in
+// [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.1716, series to s^21 (truncation
+// below 1e-16 relative). x = 0 gives 0 (the bit pattern decodes to a finite log); subnormal x (< 2.3e-308) is
+// decoded inexactly, but there x log x is below 1e-305 in magnitude.
+inline double xlogx_fast(double x) {
+    uint64_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    // exponent as a double without an int64 conversion (AVX2 has none): 2^52 + biased exponent, minus 2^52 + 1023
+    uint64_t ebits = ((bits >> 52) & 0x7ff) | 0x4330000000000000ull;
+    double e;
+    std::memcpy(&e, &ebits, sizeof e);
+    e -= 4503599627371519.0;
+    uint64_t mbits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+    double m;
+    std::memcpy(&m, &mbits, sizeof m);
+    const bool big = m > 1.4142135623730951;
+    m = big ? 0.5 * m : m;
+    e = big ? e + 1.0 : e;
+    const double s = (m - 1.0) / (m + 1.0), s2 = s * s;
+    double poly = 1.0 / 21;
+    poly = poly * s2 + 1.0 / 19;
+    poly = poly * s2 + 1.0 / 17;
+    poly = poly * s2 + 1.0 / 15;
+    poly = poly * s2 + 1.0 / 13;
+    poly = poly * s2 + 1.0 / 11;
+    poly = poly * s2 + 1.0 / 9;
+    poly = poly * s2 + 1.0 / 7;
+    poly = poly * s2 + 1.0 / 5;
+    poly = poly * s2 + 1.0 / 3;
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    const double log_x = e * ln2_hi + (e * ln2_lo + 2.0 * s + 2.0 * s * s2 * poly);
+    return x * log_x;
+}
+
+// colsum[j] += w * x log x over one row of J; compiled for AVX-512, AVX2 and baseline, chosen at load time.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void accumulate_xlogx(const double* __restrict row,
+                                                                                   int64_t cols, double w,
+                                                                                   double* __restrict colsum) {
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) colsum[j] += w * xlogx_fast(row[j]);
+}
 
 inline double load(const void* logp, int dtype, int64_t i) {
     return dtype == QY_F32 ? (double)static_cast<const float*>(logp)[i] : static_cast<const double*>(logp)[i];
@@ -166,22 +209,22 @@ int cpu_joint_entropy(void*, const double* p, const double* w, int64_t m, const 
             for (int kk = 0; kk < k; ++kk)
                 for (int jj = 0; jj < c; ++jj)
                     b[(size_t)(kk * ncols + x * c + jj)] = probs[((x0 + x) * k + kk) * c + jj];
-        std::vector<double> acc((size_t)nx, 0.0);
+        // Column sums of w[r] J log J in fixed row order (deterministic), split over threads by column block.
+        std::vector<double> colsum((size_t)ncols, 0.0);
         for (int64_t r0 = 0; r0 < m; r0 += rows) {
             const int64_t nr = std::min(rows, m - r0);
             qy::dgemm(false, false, nr, ncols, k, 1.0 / k, p + r0 * k, k, b.data(), ncols, 0.0, j.data(), ncols);
+            const int64_t block = 512;
 #pragma omp parallel for schedule(static) if (nr * ncols > kOmpMinWork)
-            for (int64_t x = 0; x < nx; ++x) {
-                double h = 0.0;
-                for (int64_t r = 0; r < nr; ++r) {
-                    const double* jr = j.data() + r * ncols + x * c;
-                    double e = 0.0;
-                    for (int jj = 0; jj < c; ++jj) e += xlogx(jr[jj]);
-                    h += (w ? w[r0 + r] : 1.0) * e;
-                }
-                acc[(size_t)x] -= h;
+            for (int64_t c0 = 0; c0 < ncols; c0 += block) {
+                const int64_t nc = std::min(block, ncols - c0);
+                for (int64_t r = 0; r < nr; ++r)
+                    accumulate_xlogx(j.data() + r * ncols + c0, nc, w ? w[r0 + r] : 1.0, colsum.data() + c0);
             }
         }
+        std::vector<double> acc((size_t)nx, 0.0);
+        for (int64_t x = 0; x < nx; ++x)
+            for (int jj = 0; jj < c; ++jj) acc[(size_t)x] -= colsum[(size_t)(x * c + jj)];
         for (int64_t x = 0; x < nx; ++x) out[x0 + x] = acc[(size_t)x];
     }
     return QY_OK;

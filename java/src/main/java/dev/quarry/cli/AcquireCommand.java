@@ -97,17 +97,21 @@ final class AcquireCommand {
         if (chunkBytes <= 0) throw new Main.UsageException("--chunk-mb must be positive");
         boolean quiet = cl.hasOption("quiet");
         Path outDir = Path.of(cl.getOptionValue("out"));
-        Device device = Device.select(cl.getOptionValue("device", "auto"), quiet ? null : err);
+        String deviceSpec = cl.getOptionValue("device", "auto");
+        if (!deviceSpec.matches("auto|cpu|cuda")) throw new Main.UsageException("unknown device '" + deviceSpec + "': expected auto, cpu or cuda");
 
         long t0 = System.nanoTime();
         Selection sel;
+        Device device;
         int n, k, c;
+        // the input is checked before the device is chosen, so a bad file gives exactly one line
         try (LogProbs pool = Npy.readLogProbs(Path.of(cl.getOptionValue("logprobs")))) {
             n = pool.n();
             k = pool.k();
             c = pool.c();
             if (batch > n) throw new Main.UsageException("--batch " + batch + " is larger than the pool (" + n + " points)");
             double readSeconds = (System.nanoTime() - t0) / 1e9;
+            device = Device.select(deviceSpec, quiet ? null : err);
             try {
                 sel = new Acquirer(device, chunkBytes, ConsoleProgress.forFlags(quiet)).select(pool, request);
             } catch (IllegalArgumentException e) {

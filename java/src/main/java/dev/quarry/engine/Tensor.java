@@ -63,20 +63,21 @@ public final class Tensor implements AutoCloseable {
     }
 
     public static Tensor of(Device device, float[] data, int... shape) {
-        Tensor t = empty(device, DType.F32, shape);
-        try {
-            t.upload(data);
-        } catch (RuntimeException e) {
-            t.close();
-            throw e;
-        }
-        return t;
+        return filled(empty(device, DType.F32, shape), t -> t.upload(data));
     }
 
     public static Tensor ofInts(Device device, int[] data, int... shape) {
-        Tensor t = empty(device, DType.I32, shape);
+        return filled(empty(device, DType.I32, shape), t -> t.upload(data));
+    }
+
+    public static Tensor ofDoubles(Device device, double[] data, int... shape) {
+        return filled(empty(device, DType.F64, shape), t -> t.upload(data));
+    }
+
+    /** Runs {@code fill} on a new tensor, closing it if that fails so nothing leaks. */
+    private static Tensor filled(Tensor t, java.util.function.Consumer<Tensor> fill) {
         try {
-            t.upload(data);
+            fill.accept(t);
         } catch (RuntimeException e) {
             t.close();
             throw e;
@@ -92,17 +93,6 @@ public final class Tensor implements AutoCloseable {
     public void upload(int[] data) {
         checkTransfer(DType.I32, data == null ? -1 : data.length, "upload");
         Ops.check(QuarryNative.qy_upload(device.code(), device.stream(), address(), data, numel * 4), "upload " + describe());
-    }
-
-    public static Tensor ofDoubles(Device device, double[] data, int... shape) {
-        Tensor t = empty(device, DType.F64, shape);
-        try {
-            t.upload(data);
-        } catch (RuntimeException e) {
-            t.close();
-            throw e;
-        }
-        return t;
     }
 
     public void upload(double[] data) {

@@ -4,33 +4,28 @@
 #include "backend.h"
 
 int cpu_add(void*, const float* a, const float* b, float* y, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > kOmpMinWork)
-    for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+    parallel_for(n, [=](int64_t i) { y[i] = a[i] + b[i]; });
     return QY_OK;
 }
 
 int cpu_axpy(void*, float alpha, const float* x, float* y, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > kOmpMinWork)
-    for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+    parallel_for(n, [=](int64_t i) { y[i] += alpha * x[i]; });
     return QY_OK;
 }
 
 int cpu_relu_fwd(void*, const float* x, float* y, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > kOmpMinWork)
-    for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    parallel_for(n, [=](int64_t i) { y[i] = x[i] > 0.0f ? x[i] : 0.0f; });
     return QY_OK;
 }
 
 int cpu_relu_bwd(void*, const float* y, const float* dy, float* dx, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > kOmpMinWork)
-    for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    parallel_for(n, [=](int64_t i) { dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; });
     return QY_OK;
 }
 
 int cpu_sgd_step(void*, float* param, const float* grad, float* buf, int64_t n, float lr, float momentum,
                  float dampening, float weight_decay, int nesterov, int first_step) {
-#pragma omp parallel for schedule(static) if (n > kOmpMinWork)
-    for (int64_t i = 0; i < n; ++i) {
+    parallel_for(n, [=](int64_t i) {
         float g = grad[i] + weight_decay * param[i];
         if (momentum > 0.0f) {
             float b = first_step ? g : momentum * buf[i] + (1.0f - dampening) * g;
@@ -38,7 +33,7 @@ int cpu_sgd_step(void*, float* param, const float* grad, float* buf, int64_t n, 
             g = nesterov ? g + momentum * b : b;
         }
         param[i] -= lr * g;
-    }
+    });
     return QY_OK;
 }
 
@@ -46,8 +41,7 @@ int cpu_adam_step(void*, float* param, const float* grad, float* m, float* v, in
                   float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
     const float bias1 = (float)(1.0 - std::pow((double)beta1, (double)step));
     const float bias2 = (float)(1.0 - std::pow((double)beta2, (double)step));
-#pragma omp parallel for schedule(static) if (n > kOmpMinWork)
-    for (int64_t i = 0; i < n; ++i) {
+    parallel_for(n, [=](int64_t i) {
         float p = param[i];
         float g = grad[i];
         if (decoupled)
@@ -59,6 +53,6 @@ int cpu_adam_step(void*, float* param, const float* grad, float* m, float* v, in
         m[i] = mi;
         v[i] = vi;
         param[i] = p - lr * (mi / bias1) / (std::sqrt(vi / bias2) + eps);
-    }
+    });
     return QY_OK;
 }

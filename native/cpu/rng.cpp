@@ -15,8 +15,7 @@ extern "C" void qy_philox4x32_10(const uint32_t* c, const uint32_t* k, uint32_t*
 }
 
 int cpu_fill(void*, float* out, int64_t n, float value) {
-#pragma omp parallel for schedule(static) if (n > kOmpMinWork)
-    for (int64_t i = 0; i < n; ++i) out[i] = value;
+    parallel_for(n, [=](int64_t i) { out[i] = value; });
     return QY_OK;
 }
 

@@ -12,6 +12,18 @@ int qy_set_error(int code, const char* fmt, ...);
 // Below this many elements a CPU op runs on the calling thread: waking an OpenMP team costs microseconds.
 constexpr int64_t kOmpMinWork = 1 << 15;
 
+// f(i) for i in [0, n): on the calling thread when the op is small (an `omp parallel if(false)` region still
+// costs ~0.3 us), on the OpenMP team otherwise.
+template <class F>
+inline void parallel_for(int64_t n, F f) {
+    if (n <= kOmpMinWork) {
+        for (int64_t i = 0; i < n; ++i) f(i);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) f(i);
+}
+
 #define QY_BACKEND_OP(name, ...)                    \
     int cpu_##name(void* stream, __VA_ARGS__);      \
     int cuda_##name(void* stream, __VA_ARGS__);

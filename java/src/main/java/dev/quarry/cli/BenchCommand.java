@@ -6,7 +6,6 @@ import dev.quarry.acquire.Selection;
 import dev.quarry.acquire.Strategy;
 import dev.quarry.engine.Device;
 import dev.quarry.engine.Tensor;
-import dev.quarry.util.Progress;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -47,7 +46,7 @@ final class BenchCommand {
         double bandwidth = copyBandwidth(device);
         out.printf("device %s; measured copy bandwidth %.1f GB/s (read + write)%n", device, bandwidth / 1e9);
         try (LogProbs pool = syntheticPool(n, k, c, seed)) {
-            Selection sel = new Acquirer(device, chunkBytes, Progress.NONE)
+            Selection sel = new Acquirer(device, chunkBytes, new ConsoleProgress())
                     .select(pool, new Acquirer.Request(Strategy.BATCHBALD, b, configs, 1.0, seed));
             out.printf("pool %d x %d x %d, batch %d, mc-configs %d%n", n, k, c, b, configs);
             out.printf("%-10s %10s %8s %10s %10s %10s%n", "stage", "seconds", "configs", "GFLOP/s", "GB/s", "floor s");

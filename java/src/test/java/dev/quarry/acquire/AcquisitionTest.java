@@ -278,6 +278,22 @@ class AcquisitionTest {
     }
 
     @Test
+    void poolsStreamedInSmallChunksGiveTheSameSelection() {
+        Random r = new Random(23);
+        int n = 45, k = 6, c = 3;
+        double[] lp = randomPool(r, n, k, c, true);
+        Acquirer tiny = new Acquirer(cpu, 7L * k * c * 8, Progress.NONE); // 7 rows per chunk: 7 chunks, last one short
+        try (LogProbs pool = LogProbs.ofDoubles(lp, n, k, c)) {
+            for (Strategy s : new Strategy[] {Strategy.BATCHBALD, Strategy.MEAN_STD}) {
+                Acquirer.Request req = new Acquirer.Request(s, 6, 20, 1.0, 9); // 20 configs: steps 4-6 are sampled
+                Selection whole = acquirer.select(pool, req), streamed = tiny.select(pool, req);
+                assertArrayEquals(whole.indices(), streamed.indices(), s.cliName);
+                assertArrayEquals(whole.scores(), streamed.scores(), 1e-12, s.cliName);
+            }
+        }
+    }
+
+    @Test
     void topBBreaksTiesTowardTheLowerIndex() {
         double[] lp = new double[5 * 2 * 2];
         double[][] rows = {{.5, .5}, {.9, .1}, {.5, .5}, {.9, .1}, {.5, .5}};

@@ -1,0 +1,44 @@
+package dev.quarry.data;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/** MNIST-format images (n x 28 x 28 u8) and labels, normalised the usual way: (x / 255 - 0.1307) / 0.3081. */
+public record Mnist(float[] images, int[] labels, int n, int height, int width) {
+    public static final float MEAN = 0.1307f, STD = 0.3081f;
+
+    public static Mnist load(Path imagesFile, Path labelsFile) throws IOException {
+        Idx.Array img = Idx.read(imagesFile), lab = Idx.read(labelsFile);
+        if (img.shape().length != 3) throw new IOException(imagesFile + ": expected n x h x w images, got rank " + img.shape().length);
+        if (lab.shape().length != 1 || lab.shape()[0] != img.shape()[0])
+            throw new IOException(labelsFile + ": " + lab.shape()[0] + " labels for " + img.shape()[0] + " images");
+        int n = img.shape()[0], h = img.shape()[1], w = img.shape()[2];
+        float[] x = new float[n * h * w];
+        for (int i = 0; i < x.length; i++) x[i] = (img.at(i) / 255f - MEAN) / STD;
+        int[] y = new int[n];
+        for (int i = 0; i < n; i++) {
+            y[i] = lab.at(i);
+            if (y[i] > 9) throw new IOException(labelsFile + ": label " + y[i] + " at " + i + " is not a digit");
+        }
+        return new Mnist(x, y, n, h, w);
+    }
+
+    /** The shipped MNIST test set under {@code datasets/mnist}. */
+    public static Mnist shippedTestSet(Path datasets) throws IOException {
+        Path dir = datasets.resolve("mnist");
+        return load(dir.resolve("t10k-images-idx3-ubyte.gz"), dir.resolve("t10k-labels-idx1-ubyte.gz"));
+    }
+
+    public int pixels() {
+        return height * width;
+    }
+
+    /** Copies images {@code idx[from..from+count)} into {@code dst} (NHWC with one channel) and their labels. */
+    public void gather(int[] idx, int from, int count, float[] dst, int[] dstLabels) {
+        int p = pixels();
+        for (int j = 0; j < count; j++) {
+            System.arraycopy(images, idx[from + j] * p, dst, j * p, p);
+            dstLabels[j] = labels[idx[from + j]];
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package dev.quarry.nn;
+
+import dev.quarry.engine.Device;
+import java.util.List;
+
+/** Reference architectures. */
+public final class Models {
+    private Models() {}
+
+    /**
+     * The BatchBALD paper's MNIST ConvNet (notes/anchors.md): conv 1->32 5x5, Dropout2d(p), maxpool 2, ReLU,
+     * conv 32->64 5x5, Dropout2d(p), maxpool 2, ReLU, FC 1024->128, Dropout(p), ReLU, FC 128->10 (logits).
+     */
+    public static Sequential mnistConvNet(Device d, float p, long seed) {
+        return new Sequential(List.of(
+                new Conv2d(d, 1, 32, 5, 1, 0, true, seed, 0),
+                new Dropout(p, true, seed, 1),
+                new MaxPool2x2(),
+                new Relu(),
+                new Conv2d(d, 32, 64, 5, 1, 0, true, seed, 1),
+                new Dropout(p, true, seed, 2),
+                new MaxPool2x2(),
+                new Relu(),
+                new Linear(d, 1024, 128, seed, 0),
+                new Dropout(p, false, seed, 3),
+                new Relu(),
+                new Linear(d, 128, 10, seed, 1)));
+    }
+}

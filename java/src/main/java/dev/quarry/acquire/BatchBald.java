@@ -38,9 +38,12 @@ final class BatchBald {
         long[] indices = new long[b];
         double[] scores = new double[b];
         List<Tensor> owned = new ArrayList<>();
+        Tensor exact = null;
         try (Chunks chunks = new Chunks(pool)) {
             Tensor chosenProbs = track(owned, Tensor.empty(device, Tensor.DType.F64, b, k, c));
-            Tensor exact = null;
+            // configurations of the sampled steps: one buffer reused by every step
+            final long draws = Math.max(1, r.mcConfigs() / k);
+            Tensor sampledP = null, sampledW = null;
             double sumCond = 0;
             double[] joint = new double[n];
             progress.begin("batchbald", (long) b * n);
@@ -54,10 +57,13 @@ final class BatchBald {
                     if (exact != null) {
                         p = exact;
                     } else {
-                        long s = Math.max(1, r.mcConfigs() / k);
-                        p = track(owned, Tensor.empty(device, Tensor.DType.F64, (int) (s * k), k));
-                        w = track(owned, Tensor.empty(device, Tensor.DType.F64, (int) (s * k)));
-                        Ops.jointSample(chosenProbs.slice(0, step), s, r.seed(), step, p, w);
+                        if (sampledP == null) {
+                            sampledP = track(owned, Tensor.empty(device, Tensor.DType.F64, (int) (draws * k), k));
+                            sampledW = track(owned, Tensor.empty(device, Tensor.DType.F64, (int) (draws * k)));
+                        }
+                        p = sampledP;
+                        w = sampledW;
+                        Ops.jointSample(chosenProbs.slice(0, step), draws, r.seed(), step, p, w);
                     }
                     chunks.jointEntropy(p, w, joint);
                     objective = new double[n];
@@ -71,29 +77,39 @@ final class BatchBald {
                 sumCond += condEntropy[best];
                 Tensor bestProbs = chunks.probsOf(best);
                 chosenProbs.slice(step, 1).copyFrom(bestProbs);
-                if (step + 1 < b) exact = nextExact(exact, bestProbs, c, k, step + 1, r.mcConfigs(), owned);
+                if (step + 1 < b) {
+                    Tensor next = nextExact(exact, bestProbs, c, k, step + 1, r.mcConfigs());
+                    if (exact != null) exact.close(); // replaced (or no longer needed once sampling starts)
+                    exact = next;
+                }
                 times.put("step " + (step + 1), (System.nanoTime() - ts) / 1e9);
                 progress.advance(n);
             }
         } finally {
             progress.end();
             for (int i = owned.size() - 1; i >= 0; i--) owned.get(i).close();
+            if (exact != null) exact.close();
         }
         return new Selection(indices, scores, times);
     }
 
-    /** The exact configuration matrix for the chosen set of size {@code size}, or null once c^size exceeds the budget. */
-    private Tensor nextExact(Tensor prev, Tensor probsA, int c, int k, int size, int mcConfigs, List<Tensor> owned) {
+    /**
+     * The exact configuration matrix [c^size][k] for the chosen set of size {@code size}, extending {@code prev}
+     * (the matrix of the first size - 1 points, or null for size 1) by the newest point; null once c^size
+     * exceeds the configuration budget. The caller owns the result.
+     */
+    private Tensor nextExact(Tensor prev, Tensor probsA, int c, int k, int size, int mcConfigs) {
         double rows = Math.pow(c, size);
-        if (rows > mcConfigs) return null;
-        Tensor base = prev;
-        if (base == null) {
-            base = track(owned, Tensor.empty(device, Tensor.DType.F64, 1, k));
-            fillOnes(base);
+        if (rows > mcConfigs || (prev == null && size > 1)) return null;
+        Tensor base = prev != null ? prev : Tensor.empty(device, Tensor.DType.F64, 1, k);
+        try {
+            if (prev == null) fillOnes(base);
+            Tensor next = Tensor.empty(device, Tensor.DType.F64, (int) rows, k);
+            Ops.jointExtend(base, probsA.view(k, c), next);
+            return next;
+        } finally {
+            if (prev == null) base.close();
         }
-        Tensor next = track(owned, Tensor.empty(device, Tensor.DType.F64, (int) rows, k));
-        Ops.jointExtend(base, probsA.view(k, c), next);
-        return next;
     }
 
     private static void fillOnes(Tensor t) {
@@ -111,23 +127,30 @@ final class BatchBald {
     private final class Chunks implements AutoCloseable {
         private final LogProbs pool;
         private final List<Tensor> resident = new ArrayList<>();
-        private final Tensor staging, streamed, single;
+        private final Tensor streamed, single;
+        private Tensor staging;
         private final boolean fits;
 
         Chunks(LogProbs pool) {
             this.pool = pool;
             int k = pool.k(), c = pool.c();
             this.fits = chunkRows >= pool.n();
-            this.staging = Tensor.empty(device, pool.dtype(), chunkRows, k, c);
-            this.single = Tensor.empty(device, Tensor.DType.F64, 1, k, c);
-            if (fits) {
-                pool.uploadRows(0, pool.n(), staging);
-                Tensor all = Tensor.empty(device, Tensor.DType.F64, pool.n(), k, c);
-                Ops.logpToProbs(staging.slice(0, pool.n()), all);
-                resident.add(all);
-                streamed = null;
-            } else {
-                streamed = Tensor.empty(device, Tensor.DType.F64, chunkRows, k, c);
+            try {
+                this.staging = Tensor.empty(device, pool.dtype(), chunkRows, k, c);
+                this.single = Tensor.empty(device, Tensor.DType.F64, 1, k, c);
+                if (fits) {
+                    pool.uploadRows(0, pool.n(), staging);
+                    resident.add(Tensor.empty(device, Tensor.DType.F64, pool.n(), k, c));
+                    Ops.logpToProbs(staging.slice(0, pool.n()), resident.get(0));
+                    staging.close(); // the resident float64 copy is all later steps read
+                    staging = null;
+                    streamed = null;
+                } else {
+                    streamed = Tensor.empty(device, Tensor.DType.F64, chunkRows, k, c);
+                }
+            } catch (RuntimeException e) {
+                close();
+                throw e;
             }
         }
 
@@ -158,9 +181,8 @@ final class BatchBald {
         @Override
         public void close() {
             for (Tensor t : resident) t.close();
-            staging.close();
-            single.close();
-            if (streamed != null) streamed.close();
+            for (Tensor t : new Tensor[] {staging, single, streamed})
+                if (t != null) t.close();
         }
     }
 }

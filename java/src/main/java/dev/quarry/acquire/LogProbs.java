@@ -14,6 +14,7 @@ public final class LogProbs implements AutoCloseable {
     private final Pointer data;
     private final Tensor.DType dtype;
     private final int n, k, c;
+    private boolean closed;
 
     private LogProbs(Pointer data, Tensor.DType dtype, int n, int k, int c) {
         this.data = data;
@@ -84,18 +85,18 @@ public final class LogProbs implements AutoCloseable {
         return dtype;
     }
 
-    /** Host address of pool point {@code i}. */
-    long addressOf(long i) {
-        return data.address() + i * k * c * (dtype == Tensor.DType.F32 ? 4L : 8L);
-    }
-
     /** Copies points [start, start + rows) into the first rows of {@code dst} (same dtype, [>= rows][k][c]). */
     void uploadRows(int start, int rows, Tensor dst) {
-        dst.uploadFrom(addressOf(start), (long) rows * k * c);
+        if (closed) throw new IllegalStateException("log-probabilities are closed");
+        if (start < 0 || rows <= 0 || rows > n - start || dst.dtype() != dtype)
+            throw new IllegalArgumentException("rows [" + start + ", " + ((long) start + rows) + ") of " + n + " into " + dst.describe());
+        long perPoint = (long) k * c * (dtype == Tensor.DType.F32 ? 4L : 8L);
+        dst.uploadFrom(data.address() + start * perPoint, (long) rows * k * c);
     }
 
     @Override
     public void close() {
+        closed = true;
         data.close();
     }
 }

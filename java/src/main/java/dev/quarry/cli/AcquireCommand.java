@@ -78,6 +78,18 @@ final class AcquireCommand {
         }
     }
 
+    /** --mc-configs and --beta, checked before any input is read. */
+    static void checkRequest(Acquirer.Request r) {
+        if (r.mcConfigs() < 1) throw new Main.UsageException("--mc-configs must be at least 1, got " + r.mcConfigs());
+        if (!(r.beta() > 0) || Double.isInfinite(r.beta())) throw new Main.UsageException("--beta must be positive and finite, got " + r.beta());
+    }
+
+    static long megabytes(CommandLine cl, String name, long fallback) {
+        long mb = longOption(cl, name, fallback);
+        if (mb <= 0 || mb > (1L << 40)) throw new Main.UsageException("--" + name + " must be between 1 and 2^40, got " + mb);
+        return mb << 20;
+    }
+
     static Strategy strategy(String name) {
         try {
             return Strategy.parse(name);
@@ -93,8 +105,8 @@ final class AcquireCommand {
         Acquirer.Request request = new Acquirer.Request(strategy, batch, intOption(cl, "mc-configs", 40_000),
                 doubleOption(cl, "beta", 1.0), longOption(cl, "seed", 0));
         if (batch < 1) throw new Main.UsageException("--batch must be at least 1, got " + batch);
-        long chunkBytes = longOption(cl, "chunk-mb", 512) << 20;
-        if (chunkBytes <= 0) throw new Main.UsageException("--chunk-mb must be positive");
+        checkRequest(request);
+        long chunkBytes = megabytes(cl, "chunk-mb", 512);
         boolean quiet = cl.hasOption("quiet");
         Path outDir = Path.of(cl.getOptionValue("out"));
         String deviceSpec = cl.getOptionValue("device", "auto");

@@ -40,8 +40,10 @@ final class BenchCommand {
         int configs = AcquireCommand.intOption(cl, "mc-configs", 40_000);
         long seed = AcquireCommand.longOption(cl, "seed", 0);
         if (n < 1 || k < 1 || c < 2 || b < 1 || b > n) throw new Main.UsageException("need pool >= batch >= 1, samples >= 1, classes >= 2");
+        if ((long) n * k * c > Integer.MAX_VALUE - 16) throw new Main.UsageException("pool x samples x classes must stay below 2^31 elements");
+        AcquireCommand.checkRequest(new Acquirer.Request(Strategy.BATCHBALD, b, configs, 1.0, seed));
         Device device = Device.select(cl.getOptionValue("device", "auto"), err);
-        long chunkBytes = AcquireCommand.longOption(cl, "chunk-mb", 2048) << 20;
+        long chunkBytes = AcquireCommand.megabytes(cl, "chunk-mb", 2048);
 
         double bandwidth = copyBandwidth(device);
         out.printf("device %s; measured copy bandwidth %.1f GB/s (read + write)%n", device, bandwidth / 1e9);

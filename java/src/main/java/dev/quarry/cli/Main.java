@@ -10,6 +10,8 @@ import org.apache.commons.cli.ParseException;
 /** {@code quarry <command> [options]}: dispatches to one subcommand; user errors print one line and exit 2. */
 public final class Main {
     static final int EXIT_USAGE = 2;
+    /** A failure that is not the user's (device error, out of memory, a bug): one line, exit 1. */
+    static final int EXIT_INTERNAL = 1;
 
     private static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
 
@@ -42,7 +44,11 @@ public final class Main {
             return EXIT_USAGE;
         } catch (QuarryException e) {
             err.println("quarry " + args[0] + ": " + e.getMessage());
-            return EXIT_USAGE;
+            return e.status() == dev.quarry.engine.QuarryNative.QY_ERR_INVALID || e.status() == dev.quarry.engine.QuarryNative.QY_ERR_NO_DEVICE
+                    ? EXIT_USAGE : EXIT_INTERNAL;
+        } catch (RuntimeException | OutOfMemoryError e) {
+            err.println("quarry " + args[0] + ": internal error: " + e);
+            return EXIT_INTERNAL;
         }
     }
 

@@ -30,6 +30,7 @@ final class Npy {
                     + (e.getMessage() == null ? "" : ": " + e.getMessage()) + ")");
         }
         int[] shape = array.getShape();
+        checkSize(path, header, array);
         if (shape.length != 3)
             throw new Main.UsageException(path + ": expected a 3-d array N x K x C of log-probabilities, got rank " + shape.length);
         try {
@@ -40,6 +41,26 @@ final class Npy {
             throw new Main.UsageException(path + ": " + e.getMessage());
         }
         throw new Main.UsageException(path + ": expected float32 or float64 data, got " + array.getData().getClass().getSimpleName());
+    }
+
+    /** The file must hold exactly the header plus the data its shape promises (the reader pads short files). */
+    private static void checkSize(Path path, String head, NpyArray array) {
+        int major = head.charAt(6);
+        int b0 = head.charAt(8), b1 = head.charAt(9), b2 = head.charAt(10), b3 = head.charAt(11);
+        long headerBytes = major == 1 ? 10L + (b0 | (b1 << 8)) : 12L + (b0 | (b1 << 8) | (b2 << 16) | ((long) b3 << 24));
+        long elements = 1;
+        for (int d : array.getShape()) elements *= d;
+        int itemBytes = array.getData() instanceof double[] || array.getData() instanceof long[] ? 8
+                : array.getData() instanceof float[] || array.getData() instanceof int[] ? 4
+                : array.getData() instanceof short[] ? 2 : 1;
+        long want = headerBytes + elements * itemBytes;
+        try {
+            long have = Files.size(path);
+            if (have != want)
+                throw new Main.UsageException(path + ": truncated or padded .npy: " + have + " bytes, the header promises " + want);
+        } catch (IOException e) {
+            throw new Main.UsageException(path + ": cannot read (" + e.getMessage() + ")");
+        }
     }
 
     private static String headerOf(Path path) {
@@ -54,7 +75,11 @@ final class Npy {
         }
     }
 
-    /** Writes files into a directory atomically: each goes to a temporary name first and is renamed at the end. */
+    /**
+     * Writes a result set into a directory: every file goes to a temporary name first; at commit the previous
+     * results are removed, then the files are renamed in order, the last one staged (timing.json) marking a
+     * complete result. A failure before commit leaves the old results untouched and no temporary files.
+     */
     static final class AtomicWriter {
         private final Path dir;
         private final List<Path[]> pending = new ArrayList<>();
@@ -71,7 +96,8 @@ final class Npy {
         }
 
         void commit() throws IOException {
-            for (Path[] p : pending) Files.move(p[0], p[1], StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            for (int i = pending.size() - 1; i >= 0; i--) Files.deleteIfExists(pending.get(i)[1]);
+            for (Path[] p : pending) Files.move(p[0], p[1], StandardCopyOption.ATOMIC_MOVE);
             pending.clear();
         }
 

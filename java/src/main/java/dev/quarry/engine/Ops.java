@@ -23,8 +23,16 @@ public final class Ops {
         return j.toString();
     }
 
-    /** Checks operands are open, on one device and float32 (labels excepted); returns that device. */
+    /** Checks operands are open, on one device and float32; returns that device. */
     private static Device operands(String op, Tensor... ts) {
+        Device d = operandsOfAnyType(op, ts);
+        for (Tensor t : ts)
+            if (t.dtype() != Tensor.DType.F32) throw new QuarryException(op + ": expected f32 operands (" + shapes(ts) + ")");
+        return d;
+    }
+
+    /** Checks operands are open and on one device (the caller checks their dtypes); returns that device. */
+    private static Device operandsOfAnyType(String op, Tensor... ts) {
         Device d = null;
         for (Tensor t : ts) {
             if (t == null) throw new QuarryException(op + ": null tensor among (" + shapes(ts) + ")");
@@ -307,7 +315,8 @@ public final class Ops {
     /** loss[0] = mean negative log-likelihood with label smoothing (NaN if a label is outside [0, c)). */
     public static void nllForward(Tensor logp, Tensor labels, Tensor loss, float smoothing) {
         Tensor[] all = {logp, labels, loss};
-        Device d = operands("nll_fwd", all);
+        Device d = operandsOfAnyType("nll_fwd", all);
+        operands("nll_fwd", logp, loss);
         checkNll("nll_fwd", logp, labels, all);
         expect(loss.numel() == 1, "nll_fwd", "loss must hold one element", all);
         call(QuarryNative.qy_nll_fwd(d.code(), d.stream(), logp.address(), labels.address(), loss.address(), logp.dim(0), logp.dim(1), smoothing), "nll_fwd", all);
@@ -315,7 +324,8 @@ public final class Ops {
 
     public static void nllBackward(Tensor labels, Tensor dlogp, float smoothing, float scale) {
         Tensor[] all = {labels, dlogp};
-        Device d = operands("nll_bwd", all);
+        Device d = operandsOfAnyType("nll_bwd", all);
+        operands("nll_bwd", dlogp);
         checkNll("nll_bwd", dlogp, labels, all);
         call(QuarryNative.qy_nll_bwd(d.code(), d.stream(), labels.address(), dlogp.address(), dlogp.dim(0), dlogp.dim(1), smoothing, scale), "nll_bwd", all);
     }
@@ -336,7 +346,7 @@ public final class Ops {
     /** scores[i] = score of pool point i (a QY_SCORE_* kind). */
     public static void acqScore(Tensor logp, Tensor scores, int kind) {
         Tensor[] all = {logp, scores};
-        Device d = operands("acq_score", all);
+        Device d = operandsOfAnyType("acq_score", all);
         expect(logp.rank() == 3 && scores.rank() == 1 && scores.dim(0) == logp.dim(0), "acq_score", "need logp [n][k][c] and scores [n]", all);
         expectF64("acq_score", scores);
         call(QuarryNative.qy_acq_score(d.code(), d.stream(), logp.address(), floatType("acq_score", logp, all), logp.dim(0), logp.dim(1), logp.dim(2),
@@ -345,7 +355,7 @@ public final class Ops {
 
     public static void logpToProbs(Tensor logp, Tensor probs) {
         Tensor[] all = {logp, probs};
-        Device d = operands("logp_to_probs", all);
+        Device d = operandsOfAnyType("logp_to_probs", all);
         expect(Arrays.equals(logp.shape(), probs.shape()), "logp_to_probs", "shapes differ", all);
         expectF64("logp_to_probs", probs);
         call(QuarryNative.qy_logp_to_probs(d.code(), d.stream(), logp.address(), floatType("logp_to_probs", logp, all), logp.numel(), probs.address()),
@@ -355,10 +365,11 @@ public final class Ops {
     /** pNew [m*c][k] = row-wise Kronecker product of p [m][k] with probsA [k][c]. */
     public static void jointExtend(Tensor p, Tensor probsA, Tensor pNew) {
         Tensor[] all = {p, probsA, pNew};
-        Device d = operands("joint_extend", all);
+        Device d = operandsOfAnyType("joint_extend", all);
         expectF64("joint_extend", all);
+        expect(p.rank() == 2 && pNew.rank() == 2, "joint_extend", "need p [m][k], probsA [k][c], pNew [m*c][k]", all);
         int k = p.dim(1), c = probsA.dim(-1);
-        expect(p.rank() == 2 && probsA.numel() == (long) k * c && pNew.rank() == 2 && pNew.dim(1) == k && pNew.dim(0) == (long) p.dim(0) * c,
+        expect(probsA.numel() == (long) k * c && pNew.rank() == 2 && pNew.dim(1) == k && pNew.dim(0) == (long) p.dim(0) * c,
                 "joint_extend", "need p [m][k], probsA [k][c], pNew [m*c][k]", all);
         call(QuarryNative.qy_joint_extend(d.code(), d.stream(), p.address(), p.dim(0), probsA.address(), k, c, pNew.address()), "joint_extend", all);
     }
@@ -366,8 +377,9 @@ public final class Ops {
     /** Importance-sampled configurations of the chosen points: p [k*s][k] and weights w [k*s]. */
     public static void jointSample(Tensor probsChosen, long s, long seed, int step, Tensor p, Tensor w) {
         Tensor[] all = {probsChosen, p, w};
-        Device d = operands("joint_sample", all);
+        Device d = operandsOfAnyType("joint_sample", all);
         expectF64("joint_sample", all);
+        expect(probsChosen.rank() == 3 && p.rank() == 2 && w.rank() == 1, "joint_sample", "need chosen [a][k][c], p [k*s][k], w [k*s]", all);
         int a = probsChosen.dim(0), k = probsChosen.dim(1), c = probsChosen.dim(2);
         expect(probsChosen.rank() == 3 && p.rank() == 2 && p.dim(1) == k && p.dim(0) == (long) k * s && w.rank() == 1 && w.dim(0) == p.dim(0),
                 "joint_sample", "need chosen [a][k][c], p [k*s][k], w [k*s]", all);
@@ -377,7 +389,7 @@ public final class Ops {
     /** out[x] = joint entropy of the configurations p (weights w, or null for exact) extended by candidate x. */
     public static void jointEntropy(Tensor p, Tensor w, Tensor probs, Tensor out) {
         Tensor[] all = {p, w, probs, out};
-        Device d = w == null ? operands("joint_entropy", p, probs, out) : operands("joint_entropy", all);
+        Device d = w == null ? operandsOfAnyType("joint_entropy", p, probs, out) : operandsOfAnyType("joint_entropy", all);
         expectF64("joint_entropy", all);
         expect(p.rank() == 2 && probs.rank() == 3 && probs.dim(1) == p.dim(1) && out.rank() == 1 && out.dim(0) == probs.dim(0)
                 && (w == null || (w.rank() == 1 && w.dim(0) == p.dim(0))), "joint_entropy", "need p [m][k], w [m], probs [n][k][c], out [n]", all);

@@ -152,7 +152,7 @@ public final class Tensor implements AutoCloseable {
     /** Rows [start, start + count) of the leading dimension, as a view. */
     public Tensor slice(int start, int count) {
         checkOpen();
-        if (start < 0 || count <= 0 || start + count > shape[0])
+        if (start < 0 || count <= 0 || count > shape[0] - start)
             throw new QuarryException("slice: rows [" + start + ", " + (start + count) + ") of " + describe());
         int[] s = shape.clone();
         s[0] = count;

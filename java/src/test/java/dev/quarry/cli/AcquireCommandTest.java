@@ -78,7 +78,13 @@ class AcquireCommandTest {
         Path inf = tmp.resolve("inf.npy");
         lp[7] = Float.POSITIVE_INFINITY;
         NpyFile.write(inf, lp, new int[] {10, 3, 4});
+        Path truncated = tmp.resolve("truncated.npy");
+        float[] zeros = new float[100 * 4];
+        NpyFile.write(truncated, zeros, new int[] {100, 4, 1}); // C = 1: log p = 0 is valid, so only the size can tell
+        byte[] bytes = Files.readAllBytes(truncated);
+        Files.write(truncated, java.util.Arrays.copyOf(bytes, bytes.length - 90 * 4 * 4));
         String[][] cases = {
+                {truncated.toString(), "bald", "2", "truncated or padded .npy"},
                 {good.toString(), "bald", "11", "larger than the pool"},
                 {good.toString(), "nonsense", "2", "unknown strategy 'nonsense'"},
                 {corrupt.toString(), "bald", "2", "corrupt.npy"},
@@ -91,11 +97,27 @@ class AcquireCommandTest {
         for (String[] c : cases) {
             Path out = tmp.resolve("out-" + c[1] + c[2] + c[0].hashCode());
             Result r = run("acquire", "--logprobs", c[0], "--strategy", c[1], "--batch", c[2], "--device", "cpu", "--quiet", "--out", out.toString());
-            assertEquals(2, r.code(), String.join(" ", c) + ": " + r.err());
-            assertTrue(r.err().contains(c[3]), "message for " + c[3] + ": " + r.err());
-            assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
-            assertFalse(Files.exists(out), "no output for a failed run");
+            check(c, r, out);
         }
+        String[][] options = {
+                {"--mc-configs", "0", "--mc-configs must be at least 1"},
+                {"--beta", "0", "--beta must be positive"},
+                {"--chunk-mb", "17592186044417", "--chunk-mb must be between"},
+                {"--seed", "x", "--seed must be an integer"},
+        };
+        for (String[] o : options) {
+            Path out = tmp.resolve("out-opt-" + o[0].substring(2));
+            // no --quiet and --device auto: the error must still be the only line
+            Result r = run("acquire", "--logprobs", good.toString(), "--strategy", "batchbald", "--batch", "2", o[0], o[1], "--out", out.toString());
+            check(new String[] {good.toString(), o[0], o[1], o[2]}, r, out);
+        }
+    }
+
+    private static void check(String[] c, Result r, Path out) {
+        assertEquals(2, r.code(), String.join(" ", c) + ": " + r.err());
+        assertTrue(r.err().contains(c[3]), "message for " + c[3] + ": " + r.err());
+        assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+        assertFalse(Files.exists(out), "no output for a failed run");
     }
 
     @Test

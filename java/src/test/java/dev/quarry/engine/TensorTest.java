@@ -69,6 +69,11 @@ class TensorTest {
         try (Tensor t = Tensor.zeros(cpu, 6)) {
             assertThrows(QuarryException.class, () -> t.view(4));
         }
+        try (Tensor t = Tensor.zeros(cpu, 10, 4)) {
+            assertThrows(QuarryException.class, () -> t.slice(5, Integer.MAX_VALUE - 2), "no int overflow in the bounds check");
+            assertThrows(QuarryException.class, () -> t.slice(8, 3));
+            assertEquals(2, t.slice(8, 2).dim(0));
+        }
     }
 
     @Test

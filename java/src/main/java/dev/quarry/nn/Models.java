@@ -1,6 +1,7 @@
 package dev.quarry.nn;
 
 import dev.quarry.engine.Device;
+import dev.quarry.engine.Tensor;
 import java.util.List;
 
 /** Reference architectures. */
@@ -12,7 +13,7 @@ public final class Models {
      * conv 32->64 5x5, Dropout2d(p), maxpool 2, ReLU, FC 1024->128, Dropout(p), ReLU, FC 128->10 (logits).
      */
     public static Sequential mnistConvNet(Device d, float p, long seed) {
-        return new Sequential(List.of(
+        Sequential net = new Sequential(List.of(
                 new Conv2d(d, 1, 32, 5, 1, 0, true, seed, 0),
                 new Dropout(p, true, seed, 1),
                 new MaxPool2x2(),
@@ -25,5 +26,14 @@ public final class Models {
                 new Dropout(p, false, seed, 3),
                 new Relu(),
                 new Linear(d, 128, 10, seed, 1)));
+        // PyTorch's default init for nn.Conv2d / nn.Linear (kaiming_uniform with a = sqrt(5)), as the paper's code
+        // used: weights U(-1/sqrt(fan_in), 1/sqrt(fan_in)); biases already follow it.
+        int stream = 5000;
+        for (Param prm : net.params())
+            if (prm.name().endsWith(".weight")) {
+                Tensor w = prm.value();
+                Init.fanInUniform(w, (int) (w.numel() / w.dim(0)), seed, stream++);
+            }
+        return net;
     }
 }

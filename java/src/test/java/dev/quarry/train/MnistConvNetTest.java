@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 /** The BatchBALD MNIST ConvNet trained on the CPU backend on the shipped MNIST test set, split by seed (8,000 / 2,000). */
 class MnistConvNetTest {
     @Test
-    void convNetLearnsMnistAndMcPredictionIsConsistent() throws IOException {
+    void convNetReaches97PercentAndMcPredictionIsConsistent() throws IOException {
         Device cpu = Device.cpu();
         Mnist data = Mnist.shippedTestSet(Path.of("datasets"));
         int[] perm = new int[data.n()];
@@ -31,9 +31,9 @@ class MnistConvNetTest {
         int nTrain = 8000, nTest = 2000;
         int[] train = java.util.Arrays.copyOfRange(perm, 0, nTrain), test = java.util.Arrays.copyOfRange(perm, nTrain, nTrain + nTest);
         try (Sequential net = Models.mnistConvNet(cpu, 0.5f, 7); Adam opt = Adam.standard(net.params(), 1e-3f)) {
-            double loss = Trainer.fit(net, opt, data, train, 3, 64, 3, cpu, Progress.NONE);
+            double loss = Trainer.fit(net, opt, data, train, 6, 64, 3, cpu, Progress.NONE);
             assertTrue(loss < 0.8, "training loss " + loss);
-            int samples = 5;
+            int samples = 10;
             float[] xb = new float[nTest * data.pixels()];
             int[] yb = new int[nTest];
             data.gather(test, 0, nTest, xb, yb);
@@ -45,12 +45,13 @@ class MnistConvNetTest {
                     for (int j = 1; j < 10; j++) if (det[i * 10 + j] > det[i * 10 + b]) b = j;
                     if (b == yb[i]) ok++;
                 }
-                // Issue #4 asks for 97%; 3-4 epochs on 8,000 images with the paper's p = 0.5 reach 93-94% so far
-                assertTrue(ok / (double) nTest >= 0.90, "deterministic test accuracy " + ok / (double) nTest);
+                // measured: 97.95% deterministic, 97.3% MC mean (K = 10) after 6 epochs; margins allow other
+                // OpenBLAS kernels (AVX2 vs AVX-512) to take a slightly different trajectory
+                assertTrue(ok / (double) nTest >= 0.97, "deterministic test accuracy " + ok / (double) nTest);
                 McInference mc = new McInference(net);
                 float[] lp = mc.logProbs(x, samples);
                 double acc = McInference.accuracy(lp, yb, samples, 10);
-                assertTrue(acc >= 0.90, "MC-mean test accuracy " + acc);
+                assertTrue(acc >= 0.965, "MC-mean test accuracy " + acc);
                 // consistent masks: the same inputs give the same MC outputs on a second pass
                 assertArrayEquals(lp, mc.logProbs(x, samples));
             }

@@ -42,6 +42,26 @@ public final class Adam implements Optimizer {
     }
 
     @Override
+    public java.util.Map<String, Tensor> state() {
+        java.util.Map<String, Tensor> s = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < params.size(); i++) {
+            s.put("adam.m." + params.get(i).name(), m.get(i));
+            s.put("adam.v." + params.get(i).name(), v.get(i));
+        }
+        return s;
+    }
+
+    @Override
+    public long steps() {
+        return step;
+    }
+
+    @Override
+    public void setSteps(long steps) {
+        this.step = steps;
+    }
+
+    @Override
     public void setLearningRate(float lr) {
         this.lr = lr;
     }

@@ -6,6 +6,14 @@ public interface Optimizer extends AutoCloseable {
 
     void setLearningRate(float lr);
 
+    /** Named state tensors (moments, momentum buffers) for checkpoints; the same names and shapes every time. */
+    java.util.Map<String, dev.quarry.engine.Tensor> state();
+
+    /** Steps taken so far (Adam's bias correction depends on it). */
+    long steps();
+
+    void setSteps(long steps);
+
     @Override
     void close();
 }

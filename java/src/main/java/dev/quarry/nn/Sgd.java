@@ -32,6 +32,27 @@ public final class Sgd implements Optimizer {
             Ops.sgdStep(p.value(), p.grad(), momentum > 0 ? momentumBufs.get(i) : null, lr, momentum, dampening, weightDecay, nesterov, first);
         }
         first = false;
+        steps++;
+    }
+
+    private long steps;
+
+    @Override
+    public java.util.Map<String, Tensor> state() {
+        java.util.Map<String, Tensor> s = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < momentumBufs.size(); i++) s.put("sgd.momentum." + params.get(i).name(), momentumBufs.get(i));
+        return s;
+    }
+
+    @Override
+    public long steps() {
+        return steps;
+    }
+
+    @Override
+    public void setSteps(long steps) {
+        this.steps = steps;
+        this.first = steps == 0;
     }
 
     @Override

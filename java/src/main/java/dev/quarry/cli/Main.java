@@ -17,6 +17,7 @@ public final class Main {
 
     static {
         COMMANDS.put("info", InfoCommand::run);
+        COMMANDS.put("train", TrainCommand::run);
         COMMANDS.put("acquire", AcquireCommand::run);
         COMMANDS.put("bench", BenchCommand::run);
     }

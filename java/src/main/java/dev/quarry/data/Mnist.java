@@ -29,6 +29,21 @@ public record Mnist(float[] images, int[] labels, int n, int height, int width) 
         return load(dir.resolve("t10k-images-idx3-ubyte.gz"), dir.resolve("t10k-labels-idx1-ubyte.gz"));
     }
 
+    /** An IDX file with or without the .gz suffix, whichever exists. */
+    static Path idx(Path dir, String name) {
+        Path gz = dir.resolve(name + ".gz");
+        return java.nio.file.Files.exists(gz) ? gz : dir.resolve(name);
+    }
+
+    /** The standard four files (train-*, t10k-*) of MNIST or Fashion-MNIST in {@code dir}: {train, test}. */
+    public static Mnist[] loadSplit(Path dir) throws IOException {
+        Path trainImages = idx(dir, "train-images-idx3-ubyte");
+        if (!java.nio.file.Files.exists(trainImages))
+            throw new IOException(dir + ": no train-images-idx3-ubyte[.gz] (datasets/README.md says where to get it)");
+        return new Mnist[] {load(trainImages, idx(dir, "train-labels-idx1-ubyte")),
+                load(idx(dir, "t10k-images-idx3-ubyte"), idx(dir, "t10k-labels-idx1-ubyte"))};
+    }
+
     public int pixels() {
         return height * width;
     }

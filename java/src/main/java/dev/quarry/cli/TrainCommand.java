@@ -2,6 +2,7 @@ package dev.quarry.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.quarry.data.ImageSet;
 import dev.quarry.data.Mnist;
 import dev.quarry.engine.Device;
 import dev.quarry.engine.Tensor;
@@ -57,7 +58,7 @@ final class TrainCommand {
         boolean quiet = cl.hasOption("quiet");
         Path outDir = Path.of(cl.getOptionValue("out"));
 
-        Mnist train, test;
+        ImageSet train, test;
         int[] trainIdx, testIdx;
         try {
             Path dir = Path.of(cl.getOptionValue("data-dir", "datasets/mnist"));
@@ -67,7 +68,7 @@ final class TrainCommand {
                 trainIdx = Arrays.copyOfRange(perm, 0, 8000);
                 testIdx = Arrays.copyOfRange(perm, 8000, train.n());
             } else {
-                Mnist[] split = Mnist.loadSplit(dir);
+                ImageSet[] split = Mnist.loadSplit(dir);
                 train = split[0];
                 test = split[1];
                 trainIdx = permutation(train.n(), seed);
@@ -89,7 +90,7 @@ final class TrainCommand {
             int[] yb = new int[testIdx.length];
             test.gather(testIdx, 0, testIdx.length, xb, yb);
             float[] lp;
-            try (Tensor x = Tensor.of(device, xb, testIdx.length, test.height(), test.width(), 1)) {
+            try (Tensor x = Tensor.of(device, xb, testIdx.length, test.height(), test.width(), test.channels())) {
                 lp = new McInference(net).logProbs(x, samples);
             }
             metrics.put("dataset", dataset);

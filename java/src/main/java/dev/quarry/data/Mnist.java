@@ -3,11 +3,13 @@ package dev.quarry.data;
 import java.io.IOException;
 import java.nio.file.Path;
 
-/** MNIST-format images (n x 28 x 28 u8) and labels, normalised the usual way: (x / 255 - 0.1307) / 0.3081. */
-public record Mnist(float[] images, int[] labels, int n, int height, int width) {
+/** MNIST-format IDX images (n x h x w u8) and labels, normalised the usual way: (x / 255 - 0.1307) / 0.3081. */
+public final class Mnist {
     public static final float MEAN = 0.1307f, STD = 0.3081f;
 
-    public static Mnist load(Path imagesFile, Path labelsFile) throws IOException {
+    private Mnist() {}
+
+    public static ImageSet load(Path imagesFile, Path labelsFile) throws IOException {
         Idx.Array img = Idx.read(imagesFile), lab = Idx.read(labelsFile);
         if (img.shape().length != 3) throw new IOException(imagesFile + ": expected n x h x w images, got rank " + img.shape().length);
         if (lab.shape().length != 1 || lab.shape()[0] != img.shape()[0])
@@ -20,11 +22,11 @@ public record Mnist(float[] images, int[] labels, int n, int height, int width) 
             y[i] = lab.at(i);
             if (y[i] > 9) throw new IOException(labelsFile + ": label " + y[i] + " at " + i + " is not a digit");
         }
-        return new Mnist(x, y, n, h, w);
+        return new ImageSet(x, y, n, h, w, 1, 10);
     }
 
     /** The shipped MNIST test set under {@code datasets/mnist}. */
-    public static Mnist shippedTestSet(Path datasets) throws IOException {
+    public static ImageSet shippedTestSet(Path datasets) throws IOException {
         Path dir = datasets.resolve("mnist");
         return load(dir.resolve("t10k-images-idx3-ubyte.gz"), dir.resolve("t10k-labels-idx1-ubyte.gz"));
     }
@@ -36,24 +38,12 @@ public record Mnist(float[] images, int[] labels, int n, int height, int width) 
     }
 
     /** The standard four files (train-*, t10k-*) of MNIST or Fashion-MNIST in {@code dir}: {train, test}. */
-    public static Mnist[] loadSplit(Path dir) throws IOException {
+    public static ImageSet[] loadSplit(Path dir) throws IOException {
         Path trainImages = idx(dir, "train-images-idx3-ubyte");
         if (!java.nio.file.Files.exists(trainImages))
             throw new IOException(dir + ": no train-images-idx3-ubyte[.gz] (datasets/README.md says where to get it)");
-        return new Mnist[] {load(trainImages, idx(dir, "train-labels-idx1-ubyte")),
+        return new ImageSet[] {load(trainImages, idx(dir, "train-labels-idx1-ubyte")),
                 load(idx(dir, "t10k-images-idx3-ubyte"), idx(dir, "t10k-labels-idx1-ubyte"))};
     }
 
-    public int pixels() {
-        return height * width;
-    }
-
-    /** Copies images {@code idx[from..from+count)} into {@code dst} (NHWC with one channel) and their labels. */
-    public void gather(int[] idx, int from, int count, float[] dst, int[] dstLabels) {
-        int p = pixels();
-        for (int j = 0; j < count; j++) {
-            System.arraycopy(images, idx[from + j] * p, dst, j * p, p);
-            dstLabels[j] = labels[idx[from + j]];
-        }
-    }
 }

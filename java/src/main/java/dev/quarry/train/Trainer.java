@@ -1,6 +1,6 @@
 package dev.quarry.train;
 
-import dev.quarry.data.Mnist;
+import dev.quarry.data.ImageSet;
 import dev.quarry.engine.Device;
 import dev.quarry.engine.Tensor;
 import dev.quarry.nn.CrossEntropyLoss;
@@ -14,7 +14,7 @@ public final class Trainer {
     private Trainer() {}
 
     /** Trains {@code epochs} passes over {@code train} (indices into data); returns the last epoch's mean loss. */
-    public static double fit(Sequential model, Optimizer opt, Mnist data, int[] train, int epochs, int batch, long seed,
+    public static double fit(Sequential model, Optimizer opt, ImageSet data, int[] train, int epochs, int batch, long seed,
                              Device device, Progress progress) {
         int p = data.pixels();
         float[] xb = new float[batch * p];
@@ -23,7 +23,7 @@ public final class Trainer {
         SplittableRandom rng = new SplittableRandom(seed);
         double lastLoss = Double.NaN;
         try (CrossEntropyLoss loss = new CrossEntropyLoss(0f);
-             Tensor x = Tensor.empty(device, batch, data.height(), data.width(), 1);
+             Tensor x = Tensor.empty(device, batch, data.height(), data.width(), data.channels());
              Tensor y = Tensor.empty(device, Tensor.DType.I32, batch)) {
             for (int epoch = 0; epoch < epochs; epoch++) {
                 for (int i = order.length - 1; i > 0; i--) {

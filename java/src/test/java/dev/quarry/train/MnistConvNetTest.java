@@ -2,6 +2,7 @@ package dev.quarry.train;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.quarry.data.ImageSet;
 import dev.quarry.data.Mnist;
 import dev.quarry.engine.Device;
 import dev.quarry.engine.Tensor;
@@ -19,7 +20,7 @@ class MnistConvNetTest {
     @Test
     void convNetReaches97PercentAndMcPredictionIsConsistent() throws IOException {
         Device cpu = Device.cpu();
-        Mnist data = Mnist.shippedTestSet(Path.of("datasets"));
+        ImageSet data = Mnist.shippedTestSet(Path.of("datasets"));
         int[] perm = new int[data.n()];
         for (int i = 0; i < perm.length; i++) perm[i] = i;
         SplittableRandom rng = new SplittableRandom(1);

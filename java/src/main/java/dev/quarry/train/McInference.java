@@ -33,21 +33,24 @@ public final class McInference {
         Device d = x.device();
         Tensor h = prefix.forward(x, false);
         float[] out = null;
-        int n = x.dim(0), c = -1;
+        int n = x.dim(0);
+        Tensor lp = null;
         try {
             for (int k = 0; k < samples; k++) {
                 for (Dropout drop : dropouts) drop.useMcSample(k);
                 Tensor logits = suffix.forward(h, false);
-                c = logits.dim(1);
-                try (Tensor lp = Tensor.empty(d, n, c)) {
-                    Ops.logSoftmaxForward(logits, lp);
-                    float[] s = lp.toFloats();
-                    if (out == null) out = new float[n * samples * c];
-                    for (int i = 0; i < n; i++) System.arraycopy(s, i * c, out, (i * samples + k) * c, c);
+                int c = logits.dim(1);
+                if (lp == null) {
+                    lp = Tensor.empty(d, n, c);
+                    out = new float[n * samples * c];
                 }
+                Ops.logSoftmaxForward(logits, lp);
+                float[] s = lp.toFloats();
+                for (int i = 0; i < n; i++) System.arraycopy(s, i * c, out, (i * samples + k) * c, c);
             }
         } finally {
             for (Dropout drop : dropouts) drop.useMcSample(-1);
+            if (lp != null) lp.close();
         }
         return out;
     }

@@ -12,10 +12,8 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.DefaultParser;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
-import org.apache.commons.cli.ParseException;
 import org.jetbrains.bio.npy.NpyFile;
 
 /**
@@ -40,54 +38,10 @@ final class AcquireCommand {
                 .addOption(Option.builder().longOpt("out").hasArg().argName("DIR").required().desc("output folder").get());
     }
 
-    static CommandLine parse(Options options, String[] args) {
-        try {
-            return new DefaultParser().parse(options, args);
-        } catch (ParseException e) {
-            throw new Main.UsageException(e);
-        }
-    }
-
-    static int intOption(CommandLine cl, String name, int fallback) {
-        String v = cl.getOptionValue(name);
-        if (v == null) return fallback;
-        try {
-            return Integer.parseInt(v.trim());
-        } catch (NumberFormatException e) {
-            throw new Main.UsageException("--" + name + " must be an integer, got '" + v + "'");
-        }
-    }
-
-    static long longOption(CommandLine cl, String name, long fallback) {
-        String v = cl.getOptionValue(name);
-        if (v == null) return fallback;
-        try {
-            return Long.parseLong(v.trim());
-        } catch (NumberFormatException e) {
-            throw new Main.UsageException("--" + name + " must be an integer, got '" + v + "'");
-        }
-    }
-
-    static double doubleOption(CommandLine cl, String name, double fallback) {
-        String v = cl.getOptionValue(name);
-        if (v == null) return fallback;
-        try {
-            return Double.parseDouble(v.trim());
-        } catch (NumberFormatException e) {
-            throw new Main.UsageException("--" + name + " must be a number, got '" + v + "'");
-        }
-    }
-
     /** --mc-configs and --beta, checked before any input is read. */
     static void checkRequest(Acquirer.Request r) {
         if (r.mcConfigs() < 1) throw new Main.UsageException("--mc-configs must be at least 1, got " + r.mcConfigs());
         if (!(r.beta() > 0) || Double.isInfinite(r.beta())) throw new Main.UsageException("--beta must be positive and finite, got " + r.beta());
-    }
-
-    static long megabytes(CommandLine cl, String name, long fallback) {
-        long mb = longOption(cl, name, fallback);
-        if (mb <= 0 || mb > (1L << 40)) throw new Main.UsageException("--" + name + " must be between 1 and 2^40, got " + mb);
-        return mb << 20;
     }
 
     static Strategy strategy(String name) {
@@ -99,14 +53,14 @@ final class AcquireCommand {
     }
 
     static int run(String[] args, java.io.PrintStream out, java.io.PrintStream err) {
-        CommandLine cl = parse(options(), args);
+        CommandLine cl = Args.parse(options(), args);
         Strategy strategy = strategy(cl.getOptionValue("strategy"));
-        int batch = intOption(cl, "batch", 0);
-        Acquirer.Request request = new Acquirer.Request(strategy, batch, intOption(cl, "mc-configs", 40_000),
-                doubleOption(cl, "beta", 1.0), longOption(cl, "seed", 0));
+        int batch = Args.intOption(cl, "batch", 0);
+        Acquirer.Request request = new Acquirer.Request(strategy, batch, Args.intOption(cl, "mc-configs", 40_000),
+                Args.doubleOption(cl, "beta", 1.0), Args.longOption(cl, "seed", 0));
         if (batch < 1) throw new Main.UsageException("--batch must be at least 1, got " + batch);
         checkRequest(request);
-        long chunkBytes = megabytes(cl, "chunk-mb", 512);
+        long chunkBytes = Args.megabytes(cl, "chunk-mb", 512);
         boolean quiet = cl.hasOption("quiet");
         Path outDir = Path.of(cl.getOptionValue("out"));
         String deviceSpec = cl.getOptionValue("device", "auto");

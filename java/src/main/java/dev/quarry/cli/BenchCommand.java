@@ -34,16 +34,16 @@ final class BenchCommand {
                 .addOption(Option.builder().longOpt("seed").hasArg().get())
                 .addOption(Option.builder().longOpt("device").hasArg().get())
                 .addOption(Option.builder().longOpt("chunk-mb").hasArg().get());
-        CommandLine cl = AcquireCommand.parse(options, Arrays.copyOfRange(args, 1, args.length));
-        int n = AcquireCommand.intOption(cl, "pool", 0), k = AcquireCommand.intOption(cl, "samples", 0);
-        int c = AcquireCommand.intOption(cl, "classes", 0), b = AcquireCommand.intOption(cl, "batch", 0);
-        int configs = AcquireCommand.intOption(cl, "mc-configs", 40_000);
-        long seed = AcquireCommand.longOption(cl, "seed", 0);
+        CommandLine cl = Args.parse(options, Arrays.copyOfRange(args, 1, args.length));
+        int n = Args.intOption(cl, "pool", 0), k = Args.intOption(cl, "samples", 0);
+        int c = Args.intOption(cl, "classes", 0), b = Args.intOption(cl, "batch", 0);
+        int configs = Args.intOption(cl, "mc-configs", 40_000);
+        long seed = Args.longOption(cl, "seed", 0);
         if (n < 1 || k < 1 || c < 2 || b < 1 || b > n) throw new Main.UsageException("need pool >= batch >= 1, samples >= 1, classes >= 2");
         if ((long) n * k * c > Integer.MAX_VALUE - 16) throw new Main.UsageException("pool x samples x classes must stay below 2^31 elements");
         AcquireCommand.checkRequest(new Acquirer.Request(Strategy.BATCHBALD, b, configs, 1.0, seed));
         Device device = Device.select(cl.getOptionValue("device", "auto"), err);
-        long chunkBytes = AcquireCommand.megabytes(cl, "chunk-mb", 2048);
+        long chunkBytes = Args.megabytes(cl, "chunk-mb", 2048);
 
         double bandwidth = copyBandwidth(device);
         out.printf("device %s; measured copy bandwidth %.1f GB/s (read + write)%n", device, bandwidth / 1e9);

@@ -8,10 +8,8 @@ import dev.quarry.engine.QuarryNative;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.DefaultParser;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
-import org.apache.commons.cli.ParseException;
 import org.bytedeco.javacpp.Loader;
 
 /** {@code quarry info [--json]}: backends, the GPU (or why there is none), and versions. */
@@ -20,12 +18,7 @@ final class InfoCommand {
 
     static int run(String[] args, java.io.PrintStream out, java.io.PrintStream err) {
         Options options = new Options().addOption(Option.builder().longOpt("json").desc("print JSON").get());
-        CommandLine cl;
-        try {
-            cl = new DefaultParser().parse(options, args);
-        } catch (ParseException e) {
-            throw new Main.UsageException(e);
-        }
+        CommandLine cl = Args.parse(options, args);
         Map<String, Object> info = collect();
         if (cl.hasOption("json")) {
             try {

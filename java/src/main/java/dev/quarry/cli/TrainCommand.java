@@ -45,15 +45,15 @@ final class TrainCommand {
                 .addOption(Option.builder().longOpt("device").hasArg().get())
                 .addOption(Option.builder().longOpt("quiet").get())
                 .addOption(Option.builder().longOpt("out").hasArg().required().get());
-        CommandLine cl = AcquireCommand.parse(options, args);
+        CommandLine cl = Args.parse(options, args);
         String dataset = cl.getOptionValue("dataset");
         if (!dataset.matches("mnist|fashion-mnist|mnist-sample"))
             throw new Main.UsageException("unknown dataset '" + dataset + "' (this build trains on mnist, fashion-mnist, mnist-sample)");
         if (!cl.getOptionValue("model", "convnet").equals("convnet"))
             throw new Main.UsageException("unknown model '" + cl.getOptionValue("model") + "' (this build trains: convnet)");
-        int epochs = AcquireCommand.intOption(cl, "epochs", 6), samples = AcquireCommand.intOption(cl, "mc-samples", 10);
-        int trainSize = AcquireCommand.intOption(cl, "train-size", Integer.MAX_VALUE);
-        long seed = AcquireCommand.longOption(cl, "seed", 0);
+        int epochs = Args.intOption(cl, "epochs", 6), samples = Args.intOption(cl, "mc-samples", 10);
+        int trainSize = Args.intOption(cl, "train-size", Integer.MAX_VALUE);
+        long seed = Args.longOption(cl, "seed", 0);
         if (epochs < 1 || samples < 1 || trainSize < 64) throw new Main.UsageException("need --epochs >= 1, --mc-samples >= 1, --train-size >= 64");
         boolean quiet = cl.hasOption("quiet");
         Path outDir = Path.of(cl.getOptionValue("out"));

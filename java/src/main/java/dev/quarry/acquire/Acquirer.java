@@ -104,7 +104,8 @@ public final class Acquirer {
         return base;
     }
 
-    static long[] randomSubset(int n, int b, long seed) {
+    /** {@code b} distinct indices of 0..n-1, uniformly at random by {@code seed}, in draw order. */
+    public static long[] randomSubset(int n, int b, long seed) {
         SplittableRandom rng = new SplittableRandom(seed);
         int[] perm = new int[n];
         for (int i = 0; i < n; i++) perm[i] = i;

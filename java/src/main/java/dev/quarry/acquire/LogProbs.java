@@ -85,6 +85,34 @@ public final class LogProbs implements AutoCloseable {
         return dtype;
     }
 
+    /** Per point, the class with the largest MC-mean probability (ties to the lower class). */
+    public int[] predictedClasses() {
+        if (closed) throw new IllegalStateException("log-probabilities are closed");
+        int[] out = new int[n];
+        double[] row = new double[k * c];
+        float[] f = new float[k * c];
+        double[] mean = new double[c];
+        for (int i = 0; i < n; i++) {
+            long base = (long) i * k * c;
+            if (dtype == Tensor.DType.F32) {
+                ((FloatPointer) data.position(base)).get(f);
+                data.position(0);
+                for (int j = 0; j < f.length; j++) row[j] = f[j];
+            } else {
+                ((DoublePointer) data.position(base)).get(row);
+                data.position(0);
+            }
+            java.util.Arrays.fill(mean, 0);
+            for (int kk = 0; kk < k; kk++)
+                for (int j = 0; j < c; j++) mean[j] += Math.exp(row[kk * c + j]);
+            int best = 0;
+            for (int j = 1; j < c; j++)
+                if (mean[j] > mean[best]) best = j;
+            out[i] = best;
+        }
+        return out;
+    }
+
     /** Copies points [start, start + rows) into the first rows of {@code dst} (same dtype, [>= rows][k][c]). */
     void uploadRows(int start, int rows, Tensor dst) {
         if (closed) throw new IllegalStateException("log-probabilities are closed");

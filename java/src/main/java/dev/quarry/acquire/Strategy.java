@@ -35,6 +35,16 @@ public enum Strategy {
         this.noise = noise;
     }
 
+    /** The QY_SCORE_* kind this strategy ranks by (-1 for random). */
+    public int scoreKind() {
+        return scoreKind;
+    }
+
+    /** Whether the strategy ranks single points by a score with no noise, so class quotas can be filled by it. */
+    public boolean plainScore() {
+        return scoreKind >= 0 && noise == Noise.NONE && this != BATCHBALD;
+    }
+
     public static Strategy parse(String name) {
         String n = name.toLowerCase(Locale.ROOT);
         for (Strategy s : values())

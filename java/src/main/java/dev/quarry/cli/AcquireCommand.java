@@ -7,6 +7,7 @@ import dev.quarry.acquire.LogProbs;
 import dev.quarry.acquire.Selection;
 import dev.quarry.acquire.Strategy;
 import dev.quarry.engine.Device;
+import dev.quarry.util.AtomicWriter;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -94,7 +95,7 @@ final class AcquireCommand {
 
     private static void write(Path out, Selection sel, Strategy strategy, Acquirer.Request r, Device device, int n, int k, int c,
                               double totalSeconds) {
-        Npy.AtomicWriter w = new Npy.AtomicWriter(out);
+        AtomicWriter w = new AtomicWriter(out);
         try {
             NpyFile.write(w.stage("indices.npy"), sel.indices(), new int[] {sel.indices().length});
             NpyFile.write(w.stage("scores.npy"), sel.scores(), new int[] {sel.scores().length});

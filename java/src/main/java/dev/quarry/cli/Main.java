@@ -20,6 +20,9 @@ public final class Main {
         COMMANDS.put("train", TrainCommand::run);
         COMMANDS.put("acquire", AcquireCommand::run);
         COMMANDS.put("bench", BenchCommand::run);
+        COMMANDS.put("al", AlCommand::run);
+        COMMANDS.put("sweep", SweepCommand::run);
+        COMMANDS.put("demo", DemoCommand::run);
     }
 
     private Main() {}

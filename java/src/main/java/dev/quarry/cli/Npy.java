@@ -6,9 +6,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
-import java.util.List;
 import org.jetbrains.bio.npy.NpyArray;
 import org.jetbrains.bio.npy.NpyFile;
 
@@ -72,43 +69,6 @@ final class Npy {
             return s;
         } catch (IOException e) {
             throw new Main.UsageException(path + ": cannot read (" + e.getMessage() + ")");
-        }
-    }
-
-    /**
-     * Writes a result set into a directory: every file goes to a temporary name first; at commit the previous
-     * results are removed, then the files are renamed in order, the last one staged (timing.json) marking a
-     * complete result. A failure before commit leaves the old results untouched and no temporary files.
-     */
-    static final class AtomicWriter {
-        private final Path dir;
-        private final List<Path[]> pending = new ArrayList<>();
-
-        AtomicWriter(Path dir) {
-            this.dir = dir;
-        }
-
-        Path stage(String name) throws IOException {
-            Files.createDirectories(dir);
-            Path tmp = dir.resolve("." + name + ".tmp");
-            pending.add(new Path[] {tmp, dir.resolve(name)});
-            return tmp;
-        }
-
-        void commit() throws IOException {
-            for (int i = pending.size() - 1; i >= 0; i--) Files.deleteIfExists(pending.get(i)[1]);
-            for (Path[] p : pending) Files.move(p[0], p[1], StandardCopyOption.ATOMIC_MOVE);
-            pending.clear();
-        }
-
-        void abort() {
-            for (Path[] p : pending) {
-                try {
-                    Files.deleteIfExists(p[0]);
-                } catch (IOException ignored) {
-                    // best effort: the temporary names never look like results
-                }
-            }
         }
     }
 }

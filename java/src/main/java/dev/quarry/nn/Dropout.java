@@ -29,6 +29,15 @@ public final class Dropout implements Module {
         this.layer = layer;
     }
 
+    /**
+     * Where training masks continue from: each training row draws mask index counter, counter + 1, ... (below
+     * the MC range). The trainer sets it per run so that a resumed run draws the same masks.
+     */
+    public void setTrainCounter(long counter) {
+        if (counter < 0 || counter >= MC_BASE) throw new IllegalArgumentException("training mask counter out of range: " + counter);
+        this.trainCounter = counter;
+    }
+
     /** Mask index for MC inference (k >= 0), or -1 to return to ordinary behaviour. */
     public void useMcSample(long k) {
         this.mcSample = k;

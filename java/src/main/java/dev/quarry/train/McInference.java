@@ -1,11 +1,13 @@
 package dev.quarry.train;
 
+import dev.quarry.data.ImageSet;
 import dev.quarry.engine.Device;
 import dev.quarry.engine.Ops;
 import dev.quarry.engine.Tensor;
 import dev.quarry.nn.Dropout;
 import dev.quarry.nn.Module;
 import dev.quarry.nn.Sequential;
+import dev.quarry.util.Progress;
 import java.util.List;
 
 /**
@@ -51,6 +53,32 @@ public final class McInference {
         } finally {
             for (Dropout drop : dropouts) drop.useMcSample(-1);
             if (lp != null) lp.close();
+        }
+        return out;
+    }
+
+    /**
+     * Log-softmax outputs [idx.length][k][c] for {@code data[idx]}, computed in chunks of pool points so memory
+     * stays bounded; the masks depend only on k, so chunking does not change the result.
+     */
+    public float[] logProbs(ImageSet data, int[] idx, int samples, Device device, Progress progress) {
+        int chunk = Math.min(Evaluation.CHUNK, idx.length), p = data.pixels(), c = data.classes();
+        float[] out = new float[Math.multiplyExact(Math.multiplyExact(idx.length, samples), c)];
+        float[] xb = new float[chunk * p];
+        int[] yb = new int[chunk];
+        progress.begin("MC inference", idx.length);
+        try (Tensor x = Tensor.empty(device, chunk, data.height(), data.width(), data.channels())) {
+            for (int start = 0; start < idx.length; start += chunk) {
+                int m = Math.min(chunk, idx.length - start);
+                data.gather(idx, start, m, xb, yb);
+                Tensor xs = x.slice(0, m);
+                xs.upload(m == chunk ? xb : java.util.Arrays.copyOf(xb, m * p));
+                float[] part = logProbs(xs, samples);
+                System.arraycopy(part, 0, out, start * samples * c, part.length);
+                progress.advance(m);
+            }
+        } finally {
+            progress.end();
         }
         return out;
     }

@@ -24,7 +24,7 @@ class TrainCommandTest {
     void trainsOnTheShippedSampleAndWritesMetricsAndCheckpoint() throws IOException {
         Path out = tmp.resolve("run");
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = run(err, "train", "--dataset", "mnist-sample", "--epochs", "1", "--train-size", "640", "--mc-samples", "3",
+        int code = run(err, "train", "--dataset", "mnist-sample", "--epochs", "1", "--train-size", "640", "--test-samples", "3",
                 "--device", "cpu", "--quiet", "--out", out.toString());
         assertEquals(0, code, err.toString());
         JsonNode m = new ObjectMapper().readTree(out.resolve("metrics.json").toFile());

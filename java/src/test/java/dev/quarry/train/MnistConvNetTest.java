@@ -32,7 +32,10 @@ class MnistConvNetTest {
         int nTrain = 8000, nTest = 2000;
         int[] train = java.util.Arrays.copyOfRange(perm, 0, nTrain), test = java.util.Arrays.copyOfRange(perm, nTrain, nTrain + nTest);
         try (Sequential net = Models.mnistConvNet(cpu, 0.5f, 7); Adam opt = Adam.standard(net.params(), 1e-3f)) {
-            double loss = Trainer.fit(net, opt, data, train, 6, 64, 3, cpu, Progress.NONE);
+            TrainConfig cfg = new TrainConfig("adam", 1e-3f, 0f, 0f, false, 0f, 64, 6, 0, Schedule.constant(), 0, 0, -1);
+            Trainer.FitResult fit = Trainer.fit(net, opt, cfg, data, train, null, null, 3, cpu, Progress.NONE);
+            assertEquals(6, fit.epochs());
+            double loss = fit.epochLoss()[5];
             assertTrue(loss < 0.8, "training loss " + loss);
             int samples = 10;
             float[] xb = new float[nTest * data.pixels()];

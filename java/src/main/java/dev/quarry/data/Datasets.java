@@ -1,0 +1,84 @@
+package dev.quarry.data;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * Data sets by their command-line names. Every one yields a training set (the pool and the validation split are
+ * drawn from it) and a test set with the indices to evaluate on.
+ */
+public final class Datasets {
+    /** Images of the shipped MNIST sample held out for testing (the rest is the training set). */
+    public static final int SAMPLE_TEST = 2000;
+
+    private Datasets() {}
+
+    public record Split(ImageSet train, int[] trainIdx, ImageSet test, int[] testIdx) {}
+
+    public static String names() {
+        return "mnist-sample, mnist, repeated-mnist, fashion-mnist, cifar10";
+    }
+
+    /** The folder a data set is read from when no --data-dir is given. */
+    public static Path defaultDir(String name) {
+        return switch (name) {
+            case "mnist-sample" -> Path.of("datasets", "mnist");
+            case "mnist", "repeated-mnist" -> Path.of("datasets", "mnist-full");
+            case "fashion-mnist" -> Path.of("datasets", "fashion-mnist");
+            case "cifar10" -> Path.of("datasets", "cifar-10-batches-bin");
+            default -> throw new IllegalArgumentException("unknown dataset '" + name + "' (known: " + names() + ")");
+        };
+    }
+
+    /**
+     * Loads {@code name} from {@code dir}. mnist-sample is the shipped MNIST test set split by {@code seed} into
+     * 8,000 training and 2,000 test images; repeated-mnist is {@code copies} noisy copies of the MNIST training set
+     * (test set: the MNIST test set).
+     */
+    public static Split load(String name, Path dir, long seed, int copies) throws IOException {
+        switch (name) {
+            case "mnist-sample" -> {
+                ImageSet all = Mnist.load(Mnist.idx(dir, "t10k-images-idx3-ubyte"), Mnist.idx(dir, "t10k-labels-idx1-ubyte"));
+                int[] perm = permutation(all.n(), seed);
+                int[] test = Arrays.copyOfRange(perm, all.n() - SAMPLE_TEST, all.n()), train = Arrays.copyOf(perm, all.n() - SAMPLE_TEST);
+                Arrays.sort(test);
+                Arrays.sort(train);
+                return new Split(all, train, all, test);
+            }
+            case "mnist", "fashion-mnist" -> {
+                ImageSet[] s = Mnist.loadSplit(dir);
+                return new Split(s[0], range(s[0].n()), s[1], range(s[1].n()));
+            }
+            case "repeated-mnist" -> {
+                ImageSet[] s = Mnist.loadSplit(dir);
+                ImageSet rep = RepeatedMnist.build(s[0], copies, 0.1f, seed);
+                return new Split(rep, range(rep.n()), s[1], range(s[1].n()));
+            }
+            case "cifar10" -> {
+                ImageSet[] s = Cifar10.loadSplit(dir);
+                return new Split(s[0], range(s[0].n()), s[1], range(s[1].n()));
+            }
+            default -> throw new IllegalArgumentException("unknown dataset '" + name + "' (known: " + names() + ")");
+        }
+    }
+
+    public static int[] range(int n) {
+        int[] r = new int[n];
+        for (int i = 0; i < n; i++) r[i] = i;
+        return r;
+    }
+
+    /** A seeded uniform permutation of 0..n-1 (Fisher-Yates). */
+    public static int[] permutation(int n, long seed) {
+        int[] p = range(n);
+        SplittableRandom rng = new SplittableRandom(seed);
+        for (int i = n - 1; i > 0; i--) {
+            int j = rng.nextInt(i + 1), t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+        return p;
+    }
+}

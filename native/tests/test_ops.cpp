@@ -1286,6 +1286,7 @@ void test_dropout_mask(Test& t) {
         {5, 35, 6, 0.5f, 42, 1, 0, 1},           // Dropout2d on NHWC: spatial = h*w = 7*5, units = c
         {9, 4, 13, 0.1f, 7, 2, 1000, 2},
         {3, 1, 5, 0.0f, 1, 0, 0, 1},             // p = 0 keeps everything and scales by 1
+        {7, 1, 9, 0.4f, 3, 0x40000007u, 5, 1},   // bit 30 of the layer is masked too (the joint-sampling stream's)
     };
     for (const Drop& d : cases) {
         Vec x = uniform(d.size());

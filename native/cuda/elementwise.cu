@@ -75,7 +75,7 @@ __global__ void dropout_kernel(const float* __restrict__ x, float* __restrict__ 
     QY_GRID_STRIDE(j, lines * groups) {
         const int64_t q = j % groups, line = j / groups;
         const uint64_t k = k0 + (uint64_t)(line / spatial / rows_per_sample);
-        const qy::U4 r = qy::philox4x32_10(qy::U4{(uint32_t)q, (uint32_t)k, (uint32_t)(k >> 32), layer & 0x7fffffffu},
+        const qy::U4 r = qy::philox4x32_10(qy::U4{(uint32_t)q, (uint32_t)k, (uint32_t)(k >> 32), layer & 0x3fffffffu},
                                            (uint32_t)seed, (uint32_t)(seed >> 32));
         const int64_t base = line * units + 4 * q;
 #pragma unroll

@@ -20,6 +20,7 @@
  *            u1 = ((w0 >> 8) + 1) * 2^-24, u2 = (w1 >> 8) * 2^-24, r = sqrt(-2 log u1), mean + std * r cos(2 pi u2)
  *            and mean + std * r sin(2 pi u2). (CPU and CUDA libm may differ by an ulp in rare elements.)
  *   joint sampling (acquisition): counter {row lo, point, step, 0x40000000 | row hi}; see qy_joint_sample.
+ *   augmentation: counter {image index in the batch, step lo, step hi, 0xC0000000}, key = seed; see qy_crop_flip.
  */
 #ifndef QUARRY_H
 #define QUARRY_H
@@ -123,6 +124,16 @@ int qy_linear_bwd_weight(int dev, void* stream, const float* x, const float* dy,
  * units = c. y = x * keep / (1 - p). The backward pass is the same op applied to dy. 0 <= p < 1. */
 int qy_dropout(int dev, void* stream, const float* x, float* y, int64_t rows, int64_t spatial, int64_t units,
                float p, uint64_t seed, uint32_t layer, uint64_t k0, int64_t rows_per_sample);
+
+/* ---- data augmentation ------------------------------------------------------------------------------------ *
+ * Random crop with zero padding, then horizontal flip (torchvision's RandomCrop(padding=pad) followed by
+ * RandomHorizontalFlip): x, y [n][h][w][c], not overlapping. Image i draws one Philox block r (counter above) and
+ * takes dy = floor(r.x * (2 pad + 1) / 2^32) - pad, dx likewise from r.y (both in [-pad, pad], uniform up to a
+ * bias below (2 pad + 1) / 2^32), and flips iff the top bit of r.z is set (probability exactly 1/2):
+ *   y[i][a][b][ch] = x[i][a + dy][flip ? w - 1 - b + dx : b + dx][ch], or 0 where that pixel is outside x.
+ * The choices depend on (seed, step, i) only, so a training step is reproducible. 0 <= pad <= min(h, w). */
+int qy_crop_flip(int dev, void* stream, const float* x, float* y, int n, int h, int w, int c, int pad, uint64_t seed,
+                 uint64_t step);
 
 /* ---- log-softmax and negative log-likelihood --------------------------------------------------------------- */
 int qy_log_softmax_fwd(int dev, void* stream, const float* x, float* y, int n, int c);

@@ -470,6 +470,23 @@ int qy_dropout(int dev, void* stream, const float* x, float* y, int64_t rows, in
     return DISPATCH(dropout, x, y, rows, spatial, units, p, seed, layer, k0, rows_per_sample);
 }
 
+// ---- data augmentation ---------------------------------------------------------------------------------------
+
+int qy_crop_flip(int dev, void* stream, const float* x, float* y, int n, int h, int w, int c, int pad, uint64_t seed,
+                 uint64_t step) {
+    const char* op = "qy_crop_flip";
+    CHECK_DEV(op);
+    if (n <= 0 || h <= 0 || w <= 0 || c <= 0) FAIL("%s: bad shape x=[%d,%d,%d,%d]", op, n, h, w, c);
+    if (pad < 0 || pad > h || pad > w)
+        FAIL("%s: pad must be in [0, min(h, w)], got %d for x=[%d,%d,%d,%d]", op, pad, n, h, w, c);
+    NONNULL(op, x);
+    NONNULL(op, y);
+    const int64_t bytes = (int64_t)n * h * w * c * (int64_t)sizeof(float);
+    const char *xb = (const char*)x, *yb = (const char*)y;
+    if (xb < yb + bytes && yb < xb + bytes) FAIL("%s: x and y overlap (x=[%d,%d,%d,%d])", op, n, h, w, c);
+    return DISPATCH(crop_flip, x, y, n, h, w, c, pad, seed, step);
+}
+
 // ---- log-softmax and NLL -------------------------------------------------------------------------------------
 
 int qy_log_softmax_fwd(int dev, void* stream, const float* x, float* y, int n, int c) {

@@ -64,6 +64,20 @@ QY_HD U4 joint_sample_block(uint64_t seed, uint64_t row, uint32_t point, uint32_
                          (uint32_t)seed, (uint32_t)(seed >> 32));
 }
 
+// Random crop offsets and flip of image `image` at training step `step` (quarry.h, qy_crop_flip).
+struct CropFlip {
+    int dy, dx;
+    bool flip;
+};
+
+QY_HD CropFlip crop_flip_draw(uint64_t seed, uint64_t step, uint32_t image, int pad) {
+    U4 r = philox4x32_10(U4{image, (uint32_t)step, (uint32_t)(step >> 32), 0xC0000000u}, (uint32_t)seed,
+                         (uint32_t)(seed >> 32));
+    const uint64_t span = 2 * (uint64_t)pad + 1;
+    return CropFlip{(int)(((uint64_t)r.x * span) >> 32) - pad, (int)(((uint64_t)r.y * span) >> 32) - pad,
+                    (r.z >> 31) != 0};
+}
+
 }  // namespace qy
 
 #endif

@@ -864,6 +864,39 @@ void joint_sample(const VecD& pc, int a, int k, int c, int64_t s, uint64_t seed,
     }
 }
 
+// augmentation: counter {image, step lo, step hi, 0xC0000000}, key = seed; dy from word 0 and dx from word 1 as
+// floor(word * (2 pad + 1) / 2^32) - pad (exact in float64: the product stays below 2^53); flip iff word 2 >= 2^31.
+struct CropChoice {
+    int dy, dx;
+    bool flip;
+};
+
+CropChoice crop_flip_choice(uint64_t seed, uint64_t step, uint32_t image, int pad) {
+    const uint32_t c[4] = {image, (uint32_t)step, (uint32_t)(step >> 32), 0xC0000000u};
+    uint32_t o[4];
+    philox(c, seed, o);
+    const double span = 2.0 * pad + 1;
+    return {(int)std::floor((double)o[0] * span / 4294967296.0) - pad,
+            (int)std::floor((double)o[1] * span / 4294967296.0) - pad, o[2] >= 0x80000000u};
+}
+
+// y[i][a][b][ch] = x[i][a + dy][flip ? w - 1 - b + dx : b + dx][ch], 0 outside x.
+VecD crop_flip(const Vec& x, int n, int h, int w, int c, int pad, uint64_t seed, uint64_t step) {
+    VecD y(x.size());
+    for (int i = 0; i < n; ++i) {
+        const CropChoice d = crop_flip_choice(seed, step, (uint32_t)i, pad);
+        for (int a = 0; a < h; ++a)
+            for (int b = 0; b < w; ++b) {
+                const int sa = a + d.dy, sb = d.flip ? w - 1 - b + d.dx : b + d.dx;
+                const bool inside = sa >= 0 && sa < h && sb >= 0 && sb < w;
+                for (int ch = 0; ch < c; ++ch)
+                    y[(((size_t)i * h + a) * w + b) * c + ch] =
+                        inside ? (double)x[(((size_t)i * h + sa) * w + sb) * c + ch] : 0.0;
+            }
+    }
+    return y;
+}
+
 }  // namespace ref
 
 using ref::Conv;
@@ -1253,6 +1286,7 @@ void test_dropout_mask(Test& t) {
         {5, 35, 6, 0.5f, 42, 1, 0, 1},           // Dropout2d on NHWC: spatial = h*w = 7*5, units = c
         {9, 4, 13, 0.1f, 7, 2, 1000, 2},
         {3, 1, 5, 0.0f, 1, 0, 0, 1},             // p = 0 keeps everything and scales by 1
+        {7, 1, 9, 0.4f, 3, 0x40000007u, 5, 1},   // bit 30 of the layer is masked too (the joint-sampling stream's)
     };
     for (const Drop& d : cases) {
         Vec x = uniform(d.size());
@@ -1315,6 +1349,116 @@ void test_dropout_fraction(Test& t) {
         t.error(std::fabs(frac - (1 - p)));
         t.expect(std::fabs(frac - (1 - p)) < 0.0055, format("p=%g: kept %.4f, want %.4f", p, frac, 1 - p));
     }
+}
+
+// ---- tests: data augmentation (crop + flip) -----------------------------------------------------------------------
+
+struct Aug {
+    int n, h, w, c, pad;
+    uint64_t seed, step;
+    size_t size() const { return (size_t)n * h * w * c; }
+    std::string str() const {
+        return format("n=%d h=%d w=%d c=%d pad=%d seed=0x%llx step=0x%llx", n, h, w, c, pad, (unsigned long long)seed,
+                      (unsigned long long)step);
+    }
+};
+
+Runner crop_flip_runner(const Aug& a, const Vec& x) {
+    return [=](Session& s) {
+        float* y = s.out(a.size());
+        QY(qy_crop_flip, s.dev, s.stream, s.in(x), y, a.n, a.h, a.w, a.c, a.pad, a.seed, a.step);
+        return Outs{{"y", s.get(y, a.size())}};
+    };
+}
+
+// A permutation with zeroed margins, so the op must equal the reference bitwise; a second run must repeat it.
+void test_crop_flip(Test& t, const Aug& a) {
+    Vec x = uniform(a.size());
+    Vec y = cpu_case("crop_flip " + a.str(), crop_flip_runner(a, x), kExact, Match::Exact)[0].v;
+    same_bits(t, a.str(), y, to_f(ref::crop_flip(x, a.n, a.h, a.w, a.c, a.pad, a.seed, a.step)));
+    same_bits(t, "the same (seed, step) again", run_on(QY_DEV_CPU, nullptr, crop_flip_runner(a, x))[0].v, y);
+}
+
+// Every image holds the same pixels, 1 + (row * w + col) * c + ch, so each output reveals its own (dy, dx, flip):
+// the centre pixel (4, 4) gives the source row and column, its left neighbour (4, 3) the direction. With h = 9,
+// w = 8 and pad 3 both pixels always come from inside the image.
+void test_crop_flip_distribution(Test& t) {
+    const Aug a{6000, 9, 8, 2, 3, 0x5EEDull, 17};
+    Vec one((size_t)a.h * a.w * a.c), x;
+    for (size_t j = 0; j < one.size(); ++j) one[j] = (float)(j + 1);
+    for (int i = 0; i < a.n; ++i) x.insert(x.end(), one.begin(), one.end());
+    Vec y = cpu_case("crop_flip " + a.str(), crop_flip_runner(a, x), kExact, Match::Exact)[0].v;
+    const int span = 2 * a.pad + 1;
+    std::vector<int> dy_count(span), dx_count(span);
+    int flips = 0;
+    for (int i = 0; i < a.n; ++i) {
+        auto source = [&](int row, int col) {
+            float v = y[(((size_t)i * a.h + row) * a.w + col) * a.c];
+            return v == 0.0f ? -1 : (int)(v - 1) / a.c;
+        };
+        const int centre = source(4, 4), left = source(4, 3);
+        if (centre < 0 || left < 0) {
+            t.fail(format("image %d: the centre of the crop is padding", i));
+            return;
+        }
+        const bool flip = left % a.w > centre % a.w;
+        const int dy = centre / a.w - 4, dx = centre % a.w - (flip ? a.w - 1 - 4 : 4);
+        if (dy < -a.pad || dy > a.pad || dx < -a.pad || dx > a.pad) {
+            t.fail(format("image %d: offset (%d, %d) outside [-%d, %d]", i, dy, dx, a.pad, a.pad));
+            return;
+        }
+        const ref::CropChoice want = ref::crop_flip_choice(a.seed, a.step, (uint32_t)i, a.pad);
+        t.expect(dy == want.dy && dx == want.dx && flip == want.flip,
+                 format("image %d: (%d, %d, flip %d), the header's draw is (%d, %d, flip %d)", i, dy, dx, flip,
+                        want.dy, want.dx, want.flip));
+        ++dy_count[dy + a.pad];
+        ++dx_count[dx + a.pad];
+        flips += flip;
+    }
+    // Binomial standard errors: flips sqrt(n / 4) = 39, each offset sqrt(n (1/7)(6/7)) = 27; bounds of 5 of them.
+    const double frac = (double)flips / a.n;
+    t.error(std::fabs(frac - 0.5));
+    t.expect(std::fabs(frac - 0.5) < 5 * std::sqrt(0.25 / a.n), format("flipped %.4f of the images", frac));
+    const double want = (double)a.n / span, sd = std::sqrt(a.n * (1.0 / span) * (1 - 1.0 / span));
+    for (int o = 0; o < span; ++o) {
+        t.expect(std::fabs(dy_count[o] - want) < 5 * sd,
+                 format("dy = %d drawn %d times, expected %.0f +- %.0f", o - a.pad, dy_count[o], want, 5 * sd));
+        t.expect(std::fabs(dx_count[o] - want) < 5 * sd,
+                 format("dx = %d drawn %d times, expected %.0f +- %.0f", o - a.pad, dx_count[o], want, 5 * sd));
+    }
+}
+
+// The choices are a function of (seed, step, index in the batch): another step, another seed (both key words),
+// or another slot in the batch give another crop; the pixel values never enter.
+void test_crop_flip_streams(Test& t) {
+    const Aug a{60, 11, 13, 3, 4, 0x0123456789ABCDEFull, 0xFFFFFFFFull};
+    Vec one = uniform((size_t)a.h * a.w * a.c), x;
+    for (int i = 0; i < a.n; ++i) x.insert(x.end(), one.begin(), one.end());
+    const size_t img = one.size();
+    auto images_equal = [&](const Vec& p, int i, const Vec& q, int j) {
+        return std::memcmp(&p[(size_t)i * img], &q[(size_t)j * img], img * sizeof(float)) == 0;
+    };
+    auto same_images = [&](const Vec& p, const Vec& q) {
+        int same = 0;
+        for (int i = 0; i < a.n; ++i) same += images_equal(p, i, q, i);
+        return same;
+    };
+    Vec y = run_on(QY_DEV_CPU, nullptr, crop_flip_runner(a, x))[0].v;
+    Aug step = a, step_hi = a, seed_lo = a, seed_hi = a;
+    step.step += 1;
+    step_hi.step += 1ull << 32;
+    seed_lo.seed += 1;
+    seed_hi.seed += 1ull << 32;
+    // Two draws collide with probability 1 / (9 * 9 * 2) = 0.6%: a handful of equal images at most.
+    for (const Aug* other : {&step, &step_hi, &seed_lo, &seed_hi}) {
+        Vec z = run_on(QY_DEV_CPU, nullptr, crop_flip_runner(*other, x))[0].v;
+        const int same = same_images(y, z);
+        t.expect(same <= 3, format("%s: %d of %d images equal to %s", other->str().c_str(), same, a.n,
+                                   a.str().c_str()));
+    }
+    int same_as_first = 0;
+    for (int i = 1; i < a.n; ++i) same_as_first += images_equal(y, i, y, 0);
+    t.expect(same_as_first <= 3, format("%d of %d copies of one image got image 0's crop", same_as_first, a.n - 1));
 }
 
 // ---- tests: log-softmax and NLL ---------------------------------------------------------------------------------
@@ -2137,6 +2281,24 @@ void test_acq_errors(Test& t) {
              "a rejected call wrote its output");
 }
 
+void test_crop_flip_errors(Test& t) {
+    Vec buf(8 * 5 * 6 * 2, 1.0f), out(buf.size(), 2.0f);
+    const float* x = buf.data();
+    float* y = out.data();
+    const int cpu = QY_DEV_CPU, E = QY_ERR_INVALID;
+    const char* op = "qy_crop_flip";
+    expect_status(t, "pad -1", qy_crop_flip(cpu, nullptr, x, y, 4, 5, 6, 2, -1, 1, 0), E, op);
+    expect_status(t, "pad 6 > h 5", qy_crop_flip(cpu, nullptr, x, y, 4, 5, 6, 2, 6, 1, 0), E, op);
+    expect_status(t, "n = 0", qy_crop_flip(cpu, nullptr, x, y, 0, 5, 6, 2, 1, 1, 0), E, op);
+    expect_status(t, "c = 0", qy_crop_flip(cpu, nullptr, x, y, 4, 5, 6, 0, 1, 1, 0), E, op);
+    expect_status(t, "null x", qy_crop_flip(cpu, nullptr, nullptr, y, 4, 5, 6, 2, 1, 1, 0), E, op);
+    expect_status(t, "y == x", qy_crop_flip(cpu, nullptr, x, buf.data(), 4, 5, 6, 2, 1, 1, 0), E, op);
+    expect_status(t, "y starts inside the last image of x",
+                  qy_crop_flip(cpu, nullptr, x, buf.data() + 3 * 5 * 6 * 2 + 1, 4, 5, 6, 2, 1, 1, 0), E, op);
+    t.expect(std::all_of(out.begin(), out.end(), [](float v) { return v == 2.0f; }), "a rejected call wrote y");
+    t.expect(std::all_of(buf.begin(), buf.end(), [](float v) { return v == 1.0f; }), "a rejected call wrote x");
+}
+
 // CUDA requested where there is none: QY_ERR_NO_DEVICE, from the runtime calls and from an op.
 void test_no_device(Test& t, int count_rc, int count) {
     if (count_rc == QY_OK && count > 0) {
@@ -2272,6 +2434,13 @@ int main() {
     run_test("dropout mask vs philox", test_dropout_mask);
     run_test("dropout consistency (shared k, broadcast, layer/seed/k0)", test_dropout_consistency);
     run_test("dropout kept fraction", test_dropout_fraction);
+    for (const Aug& a : {Aug{5, 7, 9, 3, 2, 42, 0}, Aug{3, 32, 32, 3, 4, 0xFFFFFFFF00000001ull, 123456789},
+                         Aug{7, 28, 28, 1, 4, 7, 1ull << 33}, Aug{4, 5, 6, 7, 5, 9, 3}, Aug{2, 13, 11, 5, 0, 1, 2},
+                         Aug{1, 1, 1, 1, 1, 3, 4}, Aug{64, 11, 13, 5, 3, 77, 99}, Aug{70000, 2, 2, 1, 1, 5, 6}})
+        run_test("crop_flip " + a.str(), [&](Test& t) { test_crop_flip(t, a); });
+    run_test("crop_flip offsets and flips: range and frequencies", test_crop_flip_distribution);
+    run_test("crop_flip draws depend on seed, step and batch index", test_crop_flip_streams);
+    run_test("crop_flip argument errors", test_crop_flip_errors);
     run_test("log_softmax n=3 c=10", [](Test& t) { test_log_softmax(t, 3, 10, 1, 0); });
     run_test("log_softmax n=1 c=1", [](Test& t) { test_log_softmax(t, 1, 1, 1, 0); });
     run_test("log_softmax n=5 c=1000", [](Test& t) { test_log_softmax(t, 5, 1000, 3, 0); });

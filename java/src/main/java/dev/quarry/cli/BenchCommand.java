@@ -15,7 +15,8 @@ import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 
 /**
- * {@code quarry bench acquire --pool N --samples K --classes C --batch B}: greedy BatchBALD on a synthetic pool,
+ * {@code quarry bench acquire|train|mc}; train and mc are {@link ModelBench}. {@code quarry bench acquire --pool N
+ * --samples K --classes C --batch B}: greedy BatchBALD on a synthetic pool,
  * time per stage with achieved GFLOP/s and GB/s, and each stage's memory floor on this device (bytes it must read
  * at the device-to-device copy bandwidth measured in the same run).
  */
@@ -23,8 +24,15 @@ final class BenchCommand {
     private BenchCommand() {}
 
     static int run(String[] args, java.io.PrintStream out, java.io.PrintStream err) {
-        if (args.length == 0 || !args[0].equals("acquire"))
-            throw new Main.UsageException("usage: quarry bench acquire --pool N --samples K --classes C --batch B [--mc-configs M] [--device D]");
+        return switch (args.length == 0 ? "" : args[0]) {
+            case "acquire" -> acquire(args, out, err);
+            case "train", "mc" -> ModelBench.run(args, out, err);
+            default -> throw new Main.UsageException("usage: quarry bench acquire --pool N --samples K --classes C --batch B [--mc-configs M] [--device D] | "
+                    + ModelBench.USAGE.substring("usage: ".length()));
+        };
+    }
+
+    private static int acquire(String[] args, java.io.PrintStream out, java.io.PrintStream err) {
         Options options = new Options()
                 .addOption(Option.builder().longOpt("pool").hasArg().required().get())
                 .addOption(Option.builder().longOpt("samples").hasArg().required().get())

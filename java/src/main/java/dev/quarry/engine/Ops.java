@@ -290,6 +290,23 @@ public final class Ops {
                 "dropout", x, y);
     }
 
+    // ---- data augmentation
+
+    /**
+     * Random crop with zero padding {@code pad} and horizontal flip with probability 1/2 of each image of x
+     * [n][h][w][c] into out (same shape, another tensor): the choices are Philox draws of (seed, step, index in the
+     * batch), identical on CPU and CUDA (quarry.h, qy_crop_flip). 0 <= pad <= min(h, w).
+     */
+    public static void cropFlip(Tensor x, Tensor out, int pad, long seed, long step) {
+        Device d = operands("crop_flip", x, out);
+        expect(x.rank() == 4, "crop_flip", "x must be [n][h][w][c]", x, out);
+        sameShape("crop_flip", x, out, x, out);
+        expect(x != out && x.address() != out.address(), "crop_flip", "out must be another tensor than x", x, out);
+        expect(pad >= 0 && pad <= Math.min(x.dim(1), x.dim(2)), "crop_flip", "pad " + pad + " outside [0, min(h, w)]", x, out);
+        call(QuarryNative.qy_crop_flip(d.code(), d.stream(), x.address(), out.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), pad, seed, step),
+                "crop_flip", x, out);
+    }
+
     // ---- log-softmax and NLL
 
     public static void logSoftmaxForward(Tensor x, Tensor y) {

@@ -93,6 +93,10 @@ public final class QuarryNative {
     public static native int qy_dropout(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, long rows, long spatial, long units, float p,
             @Cast("uint64_t") long seed, @Cast("uint32_t") int layer, @Cast("uint64_t") long k0, long rowsPerSample);
 
+    // ---- data augmentation
+    public static native int qy_crop_flip(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, int n, int h, int w, int c, int pad,
+            @Cast("uint64_t") long seed, @Cast("uint64_t") long step);
+
     // ---- log-softmax and NLL
     public static native int qy_log_softmax_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, int n, int c);
     public static native int qy_log_softmax_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long y, @Cast("const float*") long dy, @Cast("float*") long dx, int n, int c);

@@ -50,6 +50,11 @@ public final class BasicBlock implements Module {
         return g;
     }
 
+    /** The conv-bn-relu-conv-bn branch, then the projection shortcut (null for the identity). */
+    List<Sequential> branches() {
+        return java.util.Arrays.asList(main, shortcut);
+    }
+
     @Override
     public List<Param> params() {
         List<Param> ps = new ArrayList<>(main.params());

@@ -40,6 +40,15 @@ public final class Conv2d implements Module {
         return g;
     }
 
+    Ops.Conv geometry() {
+        return geometry;
+    }
+
+    /** [cout][kh][kw][cin]. */
+    int[] weightShape() {
+        return weight.value().shape();
+    }
+
     @Override
     public List<Param> params() {
         List<Param> ps = new ArrayList<>(List.of(weight));

@@ -37,6 +37,11 @@ public final class Linear implements Module {
         return input.rank() == 2 ? g : g.view(input.shape());
     }
 
+    /** [out][in]. */
+    int[] weightShape() {
+        return weight.value().shape();
+    }
+
     @Override
     public List<Param> params() {
         return List.of(weight, bias);

@@ -36,4 +36,14 @@ public final class Models {
             }
         return net;
     }
+
+    /** A basic-block ResNet (see {@link ResNetConfig}; dropout layers are top-level, as McInference needs). */
+    public static Sequential resnet(Device d, ResNetConfig cfg, long seed) {
+        return ResNet.build(d, cfg, seed);
+    }
+
+    /** ResNet-18, CIFAR variant (3x3 stem, no max-pool, 64-128-256-512, [2, 2, 2, 2]) for 32x32 RGB images. */
+    public static Sequential resnet18Cifar(Device d, int classes, ResNetConfig.DropoutPlacement dropout, float p, long seed) {
+        return ResNet.build(d, ResNetConfig.cifar18(classes, dropout, p), seed);
+    }
 }

@@ -51,4 +51,15 @@ class Cifar10Test {
         assertTrue(assertThrows(IOException.class, () -> Cifar10.load(List.of(badLabel))).getMessage().contains("label 11"));
         assertThrows(IOException.class, () -> Cifar10.loadSplit(tmp.resolve("nowhere")));
     }
+
+    @Test
+    void everyTruncationNamesTheFile() throws IOException {
+        byte[] two = Files.readAllBytes(batch("two.bin", 2, 3));
+        for (int keep : new int[] {0, 1, Cifar10.RECORD - 1, Cifar10.RECORD + 1, 2 * Cifar10.RECORD - 1}) {
+            Path cut = tmp.resolve("cut" + keep + ".bin");
+            Files.write(cut, Arrays.copyOf(two, keep));
+            String msg = assertThrows(IOException.class, () -> Cifar10.load(List.of(batch("ok.bin", 1, 1), cut))).getMessage();
+            assertTrue(msg.startsWith(cut.toString()) && msg.contains("truncated?"), keep + " bytes: " + msg);
+        }
+    }
 }

@@ -62,4 +62,34 @@ class IdxTest {
         assertThrows(IOException.class, () -> Idx.read(corruptGz));
         assertTrue(assertThrows(IOException.class, () -> Idx.read(tmp.resolve("missing"))).getMessage().contains("no such file"));
     }
+
+    @Test
+    void truncationAnywhereIsRefusedWithTheFileName() throws IOException {
+        byte[] images;
+        try (GZIPInputStream in = new GZIPInputStream(Files.newInputStream(MNIST.resolve("t10k-images-idx3-ubyte.gz")))) {
+            images = in.readNBytes(16 + 3 * 784);
+        }
+        images[6] = 0; // a header for 3 images: the prefix read above is then a complete file
+        images[7] = 3;
+        Path whole = tmp.resolve("three-idx3-ubyte");
+        Files.write(whole, images);
+        assertEquals(3, Idx.read(whole).count());
+        // inside the magic, inside the dimensions, at the end of the header, inside the pixels, one byte short
+        for (int keep : new int[] {0, 2, 9, 16, 16 + 784 + 5, images.length - 1}) {
+            Path cut = tmp.resolve("cut-" + keep + "-idx3-ubyte");
+            Files.write(cut, Arrays.copyOf(images, keep));
+            String msg = assertThrows(IOException.class, () -> Idx.read(cut)).getMessage();
+            assertTrue(msg.startsWith(cut.toString()) && msg.contains("truncated"), keep + " bytes: " + msg);
+        }
+        Path gz = tmp.resolve("cut-idx3-ubyte.gz");
+        try (java.util.zip.GZIPOutputStream out = new java.util.zip.GZIPOutputStream(Files.newOutputStream(gz))) {
+            out.write(images, 0, images.length - 100);
+        }
+        String msg = assertThrows(IOException.class, () -> Idx.read(gz)).getMessage();
+        assertTrue(msg.startsWith(gz.toString()) && msg.contains("truncated"), msg);
+        Path labels = tmp.resolve("labels-idx1-ubyte");
+        Files.write(labels, new byte[] {0, 0, 8, 1, 0, 0, 0, 2, 7, 1});
+        String mismatch = assertThrows(IOException.class, () -> Mnist.load(whole, labels)).getMessage();
+        assertTrue(mismatch.contains("2 labels for 3 images") && mismatch.startsWith(labels.toString()), mismatch);
+    }
 }

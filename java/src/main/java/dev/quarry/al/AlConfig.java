@@ -12,7 +12,7 @@ import dev.quarry.train.TrainConfig;
  * @param targetAccuracy stop once the test accuracy reaches it (0: no target)
  * @param labelNoise     probability that the oracle returns a uniformly drawn wrong label
  */
-public record AlConfig(String dataset, String dataDir, int copies, String model, float dropout, String strategy, int acquisitionSize,
+public record AlConfig(String dataset, String dataDir, int copies, String model, float dropout, String dropoutPlacement, String strategy, int acquisitionSize,
                        int initialSize, String initialMode, String initialFile, int valSize, int budget, double targetAccuracy,
                        int mcSamples, int testSamples, int poolSubset, int mcConfigs, double beta, double labelNoise, boolean warmStart,
                        long seed, String device, long chunkMb, TrainConfig train) {
@@ -32,10 +32,11 @@ public record AlConfig(String dataset, String dataDir, int copies, String model,
         if (!(dropout >= 0 && dropout < 1)) throw new IllegalArgumentException("--dropout must be in [0, 1), got " + dropout);
         if (copies < 1) throw new IllegalArgumentException("--copies must be >= 1, got " + copies);
         Strategies.parse(strategy);
+        Models.placement(dropoutPlacement, dropout);
     }
 
     public AlConfig withRun(String strategyName, int b, long runSeed) {
-        return new AlConfig(dataset, dataDir, copies, model, dropout, strategyName, b, initialSize, initialMode, initialFile, valSize, budget,
+        return new AlConfig(dataset, dataDir, copies, model, dropout, dropoutPlacement, strategyName, b, initialSize, initialMode, initialFile, valSize, budget,
                 targetAccuracy, mcSamples, testSamples, poolSubset, mcConfigs, beta, labelNoise, warmStart, runSeed, device, chunkMb, train);
     }
 }

@@ -21,8 +21,9 @@ final class AlOptions {
                 {"dataset", "mnist-sample (default), mnist, repeated-mnist, fashion-mnist, cifar10"},
                 {"data-dir", "folder with the data set's files (default: under datasets/)"},
                 {"copies", "repeated-mnist copies (default 3)"},
-                {"model", "convnet (default)"},
+                {"model", "convnet (default), resnet18, resnet"},
                 {"dropout", "dropout probability (default 0.5)"},
+                {"dropout-placement", "resnet models: classifier (default), blocks, none"},
                 {"val", "validation split size for early stopping (default 1024; 500 for mnist-sample)"},
                 {"test-samples", "MC samples for test metrics, 0 = dropout off (default 10)"},
                 {"device", "auto (default), cpu, cuda"},
@@ -82,7 +83,7 @@ final class AlOptions {
             String dir = cl.getOptionValue("data-dir", Datasets.defaultDir(dataset).toString());
             TrainConfig train = trainConfig(cl, dataset);
             return new AlConfig(dataset, dir, Args.intOption(cl, "copies", 3), cl.getOptionValue("model", "convnet"),
-                    (float) Args.doubleOption(cl, "dropout", 0.5), strategy, b, Args.intOption(cl, "initial", 20),
+                    (float) Args.doubleOption(cl, "dropout", 0.5), cl.getOptionValue("dropout-placement", "classifier"), strategy, b, Args.intOption(cl, "initial", 20),
                     cl.getOptionValue("initial-mode", "balanced"), cl.getOptionValue("initial-file"),
                     Args.intOption(cl, "val", dataset.equals("mnist-sample") ? 500 : 1024), Args.intOption(cl, "budget", 300),
                     Args.doubleOption(cl, "target-accuracy", 0), Args.intOption(cl, "samples", 100), Args.intOption(cl, "test-samples", 10),

@@ -68,7 +68,7 @@ final class TrainCommand {
         Map<String, Object> metrics = new LinkedHashMap<>();
         Sequential net;
         try {
-            net = Models.create(modelName, dropout, data.train(), device, seed);
+            net = Models.create(modelName, dropout, cl.getOptionValue("dropout-placement", "classifier"), data.train(), device, seed);
         } catch (IllegalArgumentException e) {
             throw new Main.UsageException(e.getMessage());
         }

@@ -18,7 +18,7 @@ public final class Datasets {
     public record Split(ImageSet train, int[] trainIdx, ImageSet test, int[] testIdx) {}
 
     public static String names() {
-        return "mnist-sample, mnist, repeated-mnist, fashion-mnist, cifar10";
+        return "mnist-sample, mnist, repeated-mnist, fashion-mnist, cifar10, npy";
     }
 
     /** The folder a data set is read from when no --data-dir is given. */
@@ -28,6 +28,7 @@ public final class Datasets {
             case "mnist", "repeated-mnist" -> Path.of("datasets", "mnist-full");
             case "fashion-mnist" -> Path.of("datasets", "fashion-mnist");
             case "cifar10" -> Path.of("datasets", "cifar-10-batches-bin");
+            case "npy" -> Path.of(".");
             default -> throw new IllegalArgumentException("unknown dataset '" + name + "' (known: " + names() + ")");
         };
     }
@@ -35,7 +36,9 @@ public final class Datasets {
     /**
      * Loads {@code name} from {@code dir}. mnist-sample is the shipped MNIST test set split by {@code seed} into
      * 8,000 training and 2,000 test images; repeated-mnist is {@code copies} noisy copies of the MNIST training set
-     * (test set: the MNIST test set).
+     * (test set: the MNIST test set); npy reads train_images.npy, train_labels.npy, test_images.npy and
+     * test_labels.npy from {@code dir} (images N x H x W x C u1 or f4, labels i8), normalised per channel with the
+     * training images' statistics.
      */
     public static Split load(String name, Path dir, long seed, int copies) throws IOException {
         switch (name) {
@@ -60,8 +63,31 @@ public final class Datasets {
                 ImageSet[] s = Cifar10.loadSplit(dir);
                 return new Split(s[0], range(s[0].n()), s[1], range(s[1].n()));
             }
+            case "npy" -> {
+                ImageSet train = NpyImages.load(dir.resolve("train_images.npy"), dir.resolve("train_labels.npy"), NPY_MAX_CLASSES);
+                ImageSet test = NpyImages.load(dir.resolve("test_images.npy"), dir.resolve("test_labels.npy"), NPY_MAX_CLASSES);
+                int classes = Math.max(maxLabel(train), maxLabel(test)) + 1;
+                NpyImages.ChannelStats stats = NpyImages.ChannelStats.of(train);
+                train = withClasses(stats.normalizeInPlace(train), classes);
+                test = withClasses(stats.normalizeInPlace(test), classes);
+                if (test.height() != train.height() || test.width() != train.width() || test.channels() != train.channels())
+                    throw new IOException(dir + ": test images are " + test.height() + " x " + test.width() + " x " + test.channels()
+                            + ", training images " + train.height() + " x " + train.width() + " x " + train.channels());
+                return new Split(train, range(train.n()), test, range(test.n()));
+            }
             default -> throw new IllegalArgumentException("unknown dataset '" + name + "' (known: " + names() + ")");
         }
+    }
+
+    /** Labels of an npy data set must lie below this; the class count is the largest label seen plus one. */
+    static final int NPY_MAX_CLASSES = 1 << 16;
+
+    private static int maxLabel(ImageSet s) {
+        return java.util.Arrays.stream(s.labels()).max().orElse(0);
+    }
+
+    private static ImageSet withClasses(ImageSet s, int classes) {
+        return new ImageSet(s.images(), s.labels(), s.n(), s.height(), s.width(), s.channels(), classes);
     }
 
     public static int[] range(int n) {

@@ -74,7 +74,7 @@ public final class Trainer {
                     y.upload(yb);
                     Tensor in = x;
                     if (xa != null) {
-                        Augment.cropFlip(x, xa, cfg.augmentPad(), seed, step);
+                        dev.quarry.engine.Ops.cropFlip(x, xa, cfg.augmentPad(), seed, step);
                         in = xa;
                     }
                     opt.setLearningRate(schedule.at(cfg.lr(), step, total));

@@ -6,13 +6,14 @@ import dev.quarry.train.TrainConfig;
  * Everything that determines an active learning run; written to run.json and read back by --resume, so a resumed
  * run continues with exactly the settings it started with.
  *
+ * @param trainLimit     use only this many training images, a seeded choice (0: all); see Datasets.load
  * @param initialMode    balanced (initial / classes per class), random, or file (indices into the training set)
  * @param poolSubset     score only a seeded random subset of this many unlabelled points per round (0: all)
  * @param testSamples    MC samples for the test metrics (0: one deterministic pass with dropout off)
  * @param targetAccuracy stop once the test accuracy reaches it (0: no target)
  * @param labelNoise     probability that the oracle returns a uniformly drawn wrong label
  */
-public record AlConfig(String dataset, String dataDir, int copies, String model, float dropout, String dropoutPlacement, String strategy, int acquisitionSize,
+public record AlConfig(String dataset, String dataDir, int copies, int trainLimit, String model, float dropout, String dropoutPlacement, String strategy, int acquisitionSize,
                        int initialSize, String initialMode, String initialFile, int valSize, int budget, double targetAccuracy,
                        int mcSamples, int testSamples, int poolSubset, int mcConfigs, double beta, double labelNoise, boolean warmStart,
                        long seed, String device, long chunkMb, TrainConfig train) {
@@ -30,13 +31,14 @@ public record AlConfig(String dataset, String dataDir, int copies, String model,
         if (!(targetAccuracy >= 0 && targetAccuracy <= 1)) throw new IllegalArgumentException("--target-accuracy must be in [0, 1], got " + targetAccuracy);
         if (!(labelNoise >= 0 && labelNoise < 1)) throw new IllegalArgumentException("--label-noise must be in [0, 1), got " + labelNoise);
         if (!(dropout >= 0 && dropout < 1)) throw new IllegalArgumentException("--dropout must be in [0, 1), got " + dropout);
+        if (trainLimit < 0) throw new IllegalArgumentException("--train-limit must be >= 0, got " + trainLimit);
         if (copies < 1) throw new IllegalArgumentException("--copies must be >= 1, got " + copies);
         Strategies.parse(strategy);
         Models.placement(dropoutPlacement, dropout);
     }
 
     public AlConfig withRun(String strategyName, int b, long runSeed) {
-        return new AlConfig(dataset, dataDir, copies, model, dropout, dropoutPlacement, strategyName, b, initialSize, initialMode, initialFile, valSize, budget,
+        return new AlConfig(dataset, dataDir, copies, trainLimit, model, dropout, dropoutPlacement, strategyName, b, initialSize, initialMode, initialFile, valSize, budget,
                 targetAccuracy, mcSamples, testSamples, poolSubset, mcConfigs, beta, labelNoise, warmStart, runSeed, device, chunkMb, train);
     }
 }

@@ -21,6 +21,7 @@ final class AlOptions {
                 {"dataset", "mnist-sample (default), mnist, repeated-mnist, fashion-mnist, cifar10"},
                 {"data-dir", "folder with the data set's files (default: under datasets/)"},
                 {"copies", "repeated-mnist copies (default 3)"},
+                {"train-limit", "keep only N training images, seeded (repeated-mnist: N base images, each with all copies)"},
                 {"model", "convnet (default), resnet18, resnet"},
                 {"dropout", "dropout probability (default 0.5)"},
                 {"dropout-placement", "resnet models: classifier (default), blocks, none"},
@@ -82,7 +83,7 @@ final class AlOptions {
         try {
             String dir = cl.getOptionValue("data-dir", Datasets.defaultDir(dataset).toString());
             TrainConfig train = trainConfig(cl, dataset);
-            return new AlConfig(dataset, dir, Args.intOption(cl, "copies", 3), cl.getOptionValue("model", "convnet"),
+            return new AlConfig(dataset, dir, Args.intOption(cl, "copies", 3), Args.intOption(cl, "train-limit", 0), cl.getOptionValue("model", "convnet"),
                     (float) Args.doubleOption(cl, "dropout", 0.5), cl.getOptionValue("dropout-placement", "classifier"), strategy, b, Args.intOption(cl, "initial", 20),
                     cl.getOptionValue("initial-mode", "balanced"), cl.getOptionValue("initial-file"),
                     Args.intOption(cl, "val", dataset.equals("mnist-sample") ? 500 : 1024), Args.intOption(cl, "budget", 300),

@@ -52,7 +52,7 @@ final class TrainCommand {
         try {
             tc = AlOptions.trainConfig(cl, dataset);
             data = Datasets.load(dataset, Path.of(cl.getOptionValue("data-dir", Datasets.defaultDir(dataset).toString())), seed,
-                    Args.intOption(cl, "copies", 3));
+                    Args.intOption(cl, "copies", 3), Args.intOption(cl, "train-limit", 0));
         } catch (IOException | IllegalArgumentException e) {
             throw new Main.UsageException(e.getMessage());
         }

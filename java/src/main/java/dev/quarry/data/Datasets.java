@@ -41,6 +41,37 @@ public final class Datasets {
      * training images' statistics.
      */
     public static Split load(String name, Path dir, long seed, int copies) throws IOException {
+        return load(name, dir, seed, copies, 0);
+    }
+
+    /**
+     * As {@link #load(String, Path, long, int)}, keeping only {@code trainLimit} training images (a seeded choice;
+     * 0 keeps all). For repeated-mnist the limit applies to the base set before it is repeated, so every kept image
+     * still has all its noisy copies: the small-pool version of the experiment, for CPU runs.
+     */
+    public static Split load(String name, Path dir, long seed, int copies, int trainLimit) throws IOException {
+        if (trainLimit < 0) throw new IllegalArgumentException("--train-limit must be >= 0, got " + trainLimit);
+        if (name.equals("repeated-mnist") && trainLimit > 0) {
+            ImageSet[] s = Mnist.loadSplit(dir);
+            int[] keep = Arrays.copyOf(permutation(s[0].n(), seed), Math.min(trainLimit, s[0].n()));
+            Arrays.sort(keep);
+            float[] x = new float[keep.length * s[0].pixels()];
+            int[] y = new int[keep.length];
+            s[0].gather(keep, 0, keep.length, x, y);
+            ImageSet base = new ImageSet(x, y, keep.length, s[0].height(), s[0].width(), s[0].channels(), s[0].classes());
+            ImageSet rep = RepeatedMnist.build(base, copies, 0.1f, seed);
+            return new Split(rep, range(rep.n()), s[1], range(s[1].n()));
+        }
+        Split all = loadAll(name, dir, seed, copies);
+        if (trainLimit == 0 || trainLimit >= all.trainIdx().length) return all;
+        int[] perm = permutation(all.trainIdx().length, seed);
+        int[] keep = new int[trainLimit];
+        for (int i = 0; i < trainLimit; i++) keep[i] = all.trainIdx()[perm[i]];
+        Arrays.sort(keep);
+        return new Split(all.train(), keep, all.test(), all.testIdx());
+    }
+
+    private static Split loadAll(String name, Path dir, long seed, int copies) throws IOException {
         switch (name) {
             case "mnist-sample" -> {
                 ImageSet all = Mnist.load(Mnist.idx(dir, "t10k-images-idx3-ubyte"), Mnist.idx(dir, "t10k-labels-idx1-ubyte"));

@@ -13,6 +13,17 @@ int cpu_axpy(void*, float alpha, const float* x, float* y, int64_t n) {
     return QY_OK;
 }
 
+int cpu_swap01(void*, const float* x, float* y, int64_t na, int64_t nb, int64_t nc) {
+    // one task per output row y[b][a][*], a contiguous copy of nc floats
+    parallel_for(na * nb, [=](int64_t r) {
+        int64_t b = r / na, a = r % na;
+        const float* src = x + (a * nb + b) * nc;
+        float* dst = y + r * nc;
+        for (int64_t c = 0; c < nc; ++c) dst[c] = src[c];
+    });
+    return QY_OK;
+}
+
 int cpu_relu_fwd(void*, const float* x, float* y, int64_t n) {
     parallel_for(n, [=](int64_t i) { y[i] = x[i] > 0.0f ? x[i] : 0.0f; });
     return QY_OK;

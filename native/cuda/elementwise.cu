@@ -145,6 +145,20 @@ int cuda_add(void* stream, const float* a, const float* b, float* y, int64_t n) 
     return qy::cu::launch_status("qy_add");
 }
 
+// One thread per output element; consecutive threads write consecutive floats of y (coalesced stores).
+__global__ void swap01_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t na, int64_t nb, int64_t nc) {
+    int64_t n = na * nb * nc;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t c = i % nc, r = i / nc, b = r / na, a = r % na;
+        y[i] = x[(a * nb + b) * nc + c];
+    }
+}
+
+int cuda_swap01(void* stream, const float* x, float* y, int64_t na, int64_t nb, int64_t nc) {
+    swap01_kernel<<<grid_for(na * nb * nc), kThreads, 0, qy::cu::as_stream(stream)>>>(x, y, na, nb, nc);
+    return qy::cu::launch_status("qy_swap01");
+}
+
 int cuda_axpy(void* stream, float alpha, const float* x, float* y, int64_t n) {
     axpy_kernel<<<grid_for(n), kThreads, 0, qy::cu::as_stream(stream)>>>(alpha, x, y, n);
     return qy::cu::launch_status("qy_axpy");

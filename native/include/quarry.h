@@ -76,6 +76,9 @@ int qy_fill_normal(int dev, void* stream, float* out, int64_t n, uint64_t seed, 
 /* ---- elementwise ----------------------------------------------------------------------------------------- */
 int qy_add(int dev, void* stream, const float* a, const float* b, float* y, int64_t n); /* y = a + b */
 int qy_axpy(int dev, void* stream, float alpha, const float* x, float* y, int64_t n);   /* y += alpha * x */
+/* y[b][a][c] = x[a][b][c] for x of shape [na][nb][nc] (the two leading axes swapped; y must not alias x). MC
+ * inference runs the K dropout samples as one [K * n] batch and swaps it into the acquisition layout [n][K][C]. */
+int qy_swap01(int dev, void* stream, const float* x, float* y, int64_t na, int64_t nb, int64_t nc);
 int qy_relu_fwd(int dev, void* stream, const float* x, float* y, int64_t n);
 int qy_relu_bwd(int dev, void* stream, const float* y, const float* dy, float* dx, int64_t n); /* dy * (y > 0) */
 

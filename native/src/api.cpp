@@ -262,6 +262,17 @@ int qy_axpy(int dev, void* stream, float alpha, const float* x, float* y, int64_
     return DISPATCH(axpy, alpha, x, y, n);
 }
 
+int qy_swap01(int dev, void* stream, const float* x, float* y, int64_t na, int64_t nb, int64_t nc) {
+    CHECK_DEV("qy_swap01");
+    POSITIVE("qy_swap01", na);
+    POSITIVE("qy_swap01", nb);
+    POSITIVE("qy_swap01", nc);
+    NONNULL("qy_swap01", x);
+    NONNULL("qy_swap01", y);
+    if (x == y) FAIL("qy_swap01: x and y must be different buffers");
+    return DISPATCH(swap01, x, y, na, nb, nc);
+}
+
 int qy_relu_fwd(int dev, void* stream, const float* x, float* y, int64_t n) {
     CHECK_DEV("qy_relu_fwd");
     POSITIVE("qy_relu_fwd", n);

@@ -1077,6 +1077,23 @@ void test_relu(Test& t, int64_t n) {
     close(t, "relu_bwd", o[1].v, dx, kExact);
 }
 
+void test_swap01(Test& t, int64_t na, int64_t nb, int64_t nc) {
+    int64_t n = na * nb * nc;
+    Vec x = uniform(n);
+    VecD y((size_t)n);
+    for (int64_t a = 0; a < na; ++a)
+        for (int64_t b = 0; b < nb; ++b)
+            for (int64_t c = 0; c < nc; ++c) y[(size_t)((b * na + a) * nc + c)] = x[(size_t)((a * nb + b) * nc + c)];
+    Outs o = cpu_case(format("swap01 %lldx%lldx%lld", (long long)na, (long long)nb, (long long)nc),
+                      [=](Session& s) {
+                          float* yo = s.out(n);
+                          QY(qy_swap01, s.dev, s.stream, s.in(x), yo, na, nb, nc);
+                          return Outs{{"y", s.get(yo, n)}};
+                      },
+                      kExact, Match::Exact);
+    close(t, "swap01", o[0].v, y, kExact);
+}
+
 // ---- tests: conv2d ----------------------------------------------------------------------------------------------
 
 Runner conv_runner(const Conv& s, const Vec& x, const Vec& w, const Vec& b, const Vec& dy) {
@@ -2406,6 +2423,9 @@ int main() {
     run_test("add, axpy", test_add_axpy);
     run_test("relu fwd/bwd n=1003", [](Test& t) { test_relu(t, 1003); });
     run_test("relu fwd/bwd n=1048579", [](Test& t) { test_relu(t, (1 << 20) + 3); });
+    run_test("swap01 7x5x3", [](Test& t) { test_swap01(t, 7, 5, 3); });
+    run_test("swap01 1x9x10", [](Test& t) { test_swap01(t, 1, 9, 10); });
+    run_test("swap01 100x33x1", [](Test& t) { test_swap01(t, 100, 33, 1); });
     for (const Conv& s : conv_shapes()) run_test("conv2d " + s.str(), [&](Test& t) { test_conv(t, s); });
     run_test("batchnorm m=70 c=3", [](Test& t) { test_batchnorm(t, 70, 3, 0.1f); });
     run_test("batchnorm m=2 c=1", [](Test& t) { test_batchnorm(t, 2, 1, 0.1f); });

@@ -12,16 +12,38 @@ import org.bytedeco.javacpp.Pointer;
  */
 public final class LogProbs implements AutoCloseable {
     private final Pointer data;
+    /** Device-resident outputs (MC inference wrote them there); null when the values live in {@code data}. */
+    private final Tensor tensor;
     private final Tensor.DType dtype;
     private final int n, k, c;
     private boolean closed;
 
     private LogProbs(Pointer data, Tensor.DType dtype, int n, int k, int c) {
         this.data = data;
+        this.tensor = null;
         this.dtype = dtype;
         this.n = n;
         this.k = k;
         this.c = c;
+    }
+
+    /**
+     * Takes ownership of a device tensor [n][k][c] written by MC inference (log-softmax outputs of the engine's own
+     * op, so not re-validated): chunks are copied device to device, nothing crosses to the host.
+     */
+    public static LogProbs ofTensor(Tensor nkc) {
+        if (nkc.rank() != 3 || (nkc.dtype() != Tensor.DType.F32 && nkc.dtype() != Tensor.DType.F64))
+            throw new IllegalArgumentException("log-probabilities must be a float32/float64 n x k x c tensor, got " + nkc.describe());
+        return new LogProbs(nkc);
+    }
+
+    private LogProbs(Tensor nkc) {
+        this.data = null;
+        this.tensor = nkc;
+        this.dtype = nkc.dtype();
+        this.n = nkc.dim(0);
+        this.k = nkc.dim(1);
+        this.c = nkc.dim(2);
     }
 
     public static LogProbs ofFloats(float[] values, int n, int k, int c) {
@@ -92,9 +114,15 @@ public final class LogProbs implements AutoCloseable {
         double[] row = new double[k * c];
         float[] f = new float[k * c];
         double[] mean = new double[c];
+        float[] host = tensor != null && dtype == Tensor.DType.F32 ? tensor.toFloats() : null;
+        double[] hostD = tensor != null && dtype == Tensor.DType.F64 ? tensor.toDoubles() : null;
         for (int i = 0; i < n; i++) {
             long base = (long) i * k * c;
-            if (dtype == Tensor.DType.F32) {
+            if (host != null) {
+                for (int j = 0; j < k * c; j++) row[j] = host[(int) base + j];
+            } else if (hostD != null) {
+                System.arraycopy(hostD, (int) base, row, 0, k * c);
+            } else if (dtype == Tensor.DType.F32) {
                 ((FloatPointer) data.position(base)).get(f);
                 data.position(0);
                 for (int j = 0; j < f.length; j++) row[j] = f[j];
@@ -119,12 +147,21 @@ public final class LogProbs implements AutoCloseable {
         if (start < 0 || rows <= 0 || rows > n - start || dst.dtype() != dtype)
             throw new IllegalArgumentException("rows [" + start + ", " + ((long) start + rows) + ") of " + n + " into " + dst.describe());
         long perPoint = (long) k * c * (dtype == Tensor.DType.F32 ? 4L : 8L);
-        dst.uploadFrom(data.address() + start * perPoint, (long) rows * k * c);
+        if (tensor == null) {
+            dst.uploadFrom(data.address() + start * perPoint, (long) rows * k * c);
+        } else if (dst.device() == tensor.device()) {
+            dst.slice(0, rows).copyFrom(tensor.slice(start, rows));
+        } else if (dtype == Tensor.DType.F32) {
+            dst.slice(0, rows).upload(tensor.slice(start, rows).toFloats());
+        } else {
+            dst.slice(0, rows).upload(tensor.slice(start, rows).toDoubles());
+        }
     }
 
     @Override
     public void close() {
         closed = true;
-        data.close();
+        if (data != null) data.close();
+        if (tensor != null) tensor.close();
     }
 }

@@ -136,10 +136,10 @@ public final class ActiveLearning {
                         acquireS = seconds(t0);
                     } else {
                         t0 = System.nanoTime();
-                        float[] lp = new McInference(model).logProbs(train, candidates, cfg.mcSamples(), device, progress);
+                        LogProbs pool = LogProbs.ofTensor(new McInference(model).logProbsTensor(train, candidates, cfg.mcSamples(), device, progress));
                         inferS = seconds(t0);
                         t0 = System.nanoTime();
-                        try (LogProbs pool = LogProbs.ofFloats(lp, candidates.length, cfg.mcSamples(), train.classes())) {
+                        try (pool) {
                             Acquirer acq = new Acquirer(device, cfg.chunkMb() << 20, progress);
                             if (strategy.balanced()) {
                                 double[] s = acq.scores(pool, strategy.base().scoreKind());

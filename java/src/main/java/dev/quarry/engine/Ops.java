@@ -96,6 +96,15 @@ public final class Ops {
         call(QuarryNative.qy_axpy(d.code(), d.stream(), alpha, x.address(), y.address(), y.numel()), "axpy", x, y);
     }
 
+    /** y[b][a][...] = x[a][b][...]: swaps the two leading axes of x [na][nb][...] into y [nb][na][...]. */
+    public static void swap01(Tensor x, Tensor y) {
+        Device d = operands("swap01", x, y);
+        expect(x.rank() >= 2 && y.rank() == x.rank() && x.numel() == y.numel() && y.dim(0) == x.dim(1) && y.dim(1) == x.dim(0),
+                "swap01", "y must be x with its two leading axes swapped", x, y);
+        long nc = x.numel() / ((long) x.dim(0) * x.dim(1));
+        call(QuarryNative.qy_swap01(d.code(), d.stream(), x.address(), y.address(), x.dim(0), x.dim(1), nc), "swap01", x, y);
+    }
+
     public static void reluForward(Tensor x, Tensor y) {
         Device d = operands("relu_fwd", x, y);
         sameShape("relu_fwd", x, y, x, y);

@@ -17,7 +17,7 @@ public final class Dropout implements Module {
     private final int layer;
     private final Buffer out = new Buffer(), dx = new Buffer();
     private long trainCounter;
-    private long mcSample = -1;
+    private long mcSample = -1, mcRows = 0;
     private long k0, rowsPerSample, spatial;
     private boolean active;
 
@@ -38,9 +38,20 @@ public final class Dropout implements Module {
         this.trainCounter = counter;
     }
 
+    /**
+     * MC inference over a stacked batch: rows [j * rowsPerSample, (j + 1) * rowsPerSample) use mask index
+     * {@code kStart + j}, so K samples of n inputs run as one batch of K * n rows.
+     */
+    public void useMcSamples(long kStart, long rowsPerSample) {
+        if (kStart < 0 || rowsPerSample < 1) throw new IllegalArgumentException("MC samples from " + kStart + ", " + rowsPerSample + " rows each");
+        this.mcSample = kStart;
+        this.mcRows = rowsPerSample;
+    }
+
     /** Mask index for MC inference (k >= 0), or -1 to return to ordinary behaviour. */
     public void useMcSample(long k) {
         this.mcSample = k;
+        this.mcRows = 0;
     }
 
     @Override
@@ -51,7 +62,7 @@ public final class Dropout implements Module {
         spatial = channelwise ? (long) x.dim(1) * x.dim(2) : 1;
         if (mcSample >= 0) {
             k0 = MC_BASE + mcSample;
-            rowsPerSample = rows;
+            rowsPerSample = mcRows > 0 ? mcRows : rows;
         } else {
             k0 = trainCounter;
             rowsPerSample = 1;

@@ -122,6 +122,29 @@ class TrainerTest {
         }
     }
 
+    @Test
+    void stackedMcSamplesMatchRunningTheWholeNetworkOncePerSample() {
+        Device cpu = Device.cpu();
+        int n = 7, k = 5;
+        try (Sequential net = Models.mnistConvNet(cpu, 0.5f, 21); Tensor x = Tensor.of(cpu, randomFloats(n * 28 * 28), n, 28, 28, 1)) {
+            float[] stacked = new McInference(net).logProbs(x, k);
+            List<Dropout> drops = net.layers().stream().filter(m -> m instanceof Dropout).map(m -> (Dropout) m).toList();
+            for (int kk = 0; kk < k; kk++) {
+                for (Dropout d : drops) d.useMcSample(kk);
+                float[] logits = net.forward(x, false).toFloats();
+                for (Dropout d : drops) d.useMcSample(-1);
+                for (int i = 0; i < n; i++) {
+                    double max = Double.NEGATIVE_INFINITY, sum = 0;
+                    for (int j = 0; j < 10; j++) max = Math.max(max, logits[i * 10 + j]);
+                    for (int j = 0; j < 10; j++) sum += Math.exp(logits[i * 10 + j] - max);
+                    for (int j = 0; j < 10; j++)
+                        assertEquals(logits[i * 10 + j] - max - Math.log(sum), stacked[(i * k + kk) * 10 + j], 2e-5,
+                                "point " + i + ", sample " + kk + ", class " + j);
+                }
+            }
+        }
+    }
+
     static float[] randomFloats(int n) {
         java.util.SplittableRandom r = new java.util.SplittableRandom(17);
         float[] v = new float[n];

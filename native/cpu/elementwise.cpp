@@ -1,4 +1,5 @@
 // Elementwise ops and optimizer updates (CPU). Semantics in quarry.h; CUDA twin in cuda/elementwise.cu.
+#include <algorithm>
 #include <cmath>
 
 #include "backend.h"
@@ -20,6 +21,28 @@ int cpu_swap01(void*, const float* x, float* y, int64_t na, int64_t nb, int64_t 
         const float* src = x + (a * nb + b) * nc;
         float* dst = y + r * nc;
         for (int64_t c = 0; c < nc; ++c) dst[c] = src[c];
+    });
+    return QY_OK;
+}
+
+int cpu_l2norm_rows_fwd(void*, const float* x, float* y, float* invnorm, int64_t n, int64_t d) {
+    parallel_for(n, [=](int64_t i) {
+        const float* xi = x + i * d;
+        double ss = 0;
+        for (int64_t j = 0; j < d; ++j) ss += (double)xi[j] * xi[j];
+        double inv = 1.0 / std::max(std::sqrt(ss), 1e-12);
+        invnorm[i] = (float)inv;
+        for (int64_t j = 0; j < d; ++j) y[i * d + j] = (float)(xi[j] * inv);
+    });
+    return QY_OK;
+}
+
+int cpu_l2norm_rows_bwd(void*, const float* y, const float* invnorm, const float* dy, float* dx, int64_t n, int64_t d) {
+    parallel_for(n, [=](int64_t i) {
+        const float *yi = y + i * d, *gi = dy + i * d;
+        double dot = 0;
+        for (int64_t j = 0; j < d; ++j) dot += (double)yi[j] * gi[j];
+        for (int64_t j = 0; j < d; ++j) dx[i * d + j] = (float)(invnorm[i] * (gi[j] - yi[j] * dot));
     });
     return QY_OK;
 }

@@ -159,6 +159,48 @@ int cuda_swap01(void* stream, const float* x, float* y, int64_t na, int64_t nb, 
     return qy::cu::launch_status("qy_swap01");
 }
 
+// One warp per row: lanes stride over d, the sums are reduced with shuffles in double.
+__device__ double warp_sum(double v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    return __shfl_sync(0xffffffffu, v, 0);
+}
+
+__global__ void l2norm_rows_fwd_kernel(const float* __restrict__ x, float* __restrict__ y, float* __restrict__ invnorm, int64_t n,
+                                       int64_t d) {
+    int64_t row = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= n) return;
+    const float* xi = x + row * d;
+    double ss = 0;
+    for (int64_t j = lane; j < d; j += 32) ss += (double)xi[j] * xi[j];
+    ss = warp_sum(ss);
+    double inv = 1.0 / fmax(sqrt(ss), 1e-12);
+    if (lane == 0) invnorm[row] = (float)inv;
+    for (int64_t j = lane; j < d; j += 32) y[row * d + j] = (float)(xi[j] * inv);
+}
+
+__global__ void l2norm_rows_bwd_kernel(const float* __restrict__ y, const float* __restrict__ invnorm, const float* __restrict__ dy,
+                                       float* __restrict__ dx, int64_t n, int64_t d) {
+    int64_t row = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= n) return;
+    const float *yi = y + row * d, *gi = dy + row * d;
+    double dot = 0;
+    for (int64_t j = lane; j < d; j += 32) dot += (double)yi[j] * gi[j];
+    dot = warp_sum(dot);
+    for (int64_t j = lane; j < d; j += 32) dx[row * d + j] = (float)(invnorm[row] * (gi[j] - yi[j] * dot));
+}
+
+int cuda_l2norm_rows_fwd(void* stream, const float* x, float* y, float* invnorm, int64_t n, int64_t d) {
+    l2norm_rows_fwd_kernel<<<(unsigned)((n * 32 + 255) / 256), 256, 0, qy::cu::as_stream(stream)>>>(x, y, invnorm, n, d);
+    return qy::cu::launch_status("qy_l2norm_rows_fwd");
+}
+
+int cuda_l2norm_rows_bwd(void* stream, const float* y, const float* invnorm, const float* dy, float* dx, int64_t n, int64_t d) {
+    l2norm_rows_bwd_kernel<<<(unsigned)((n * 32 + 255) / 256), 256, 0, qy::cu::as_stream(stream)>>>(y, invnorm, dy, dx, n, d);
+    return qy::cu::launch_status("qy_l2norm_rows_bwd");
+}
+
 int cuda_axpy(void* stream, float alpha, const float* x, float* y, int64_t n) {
     axpy_kernel<<<grid_for(n), kThreads, 0, qy::cu::as_stream(stream)>>>(alpha, x, y, n);
     return qy::cu::launch_status("qy_axpy");

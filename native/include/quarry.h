@@ -79,6 +79,11 @@ int qy_axpy(int dev, void* stream, float alpha, const float* x, float* y, int64_
 /* y[b][a][c] = x[a][b][c] for x of shape [na][nb][nc] (the two leading axes swapped; y must not alias x). MC
  * inference runs the K dropout samples as one [K * n] batch and swaps it into the acquisition layout [n][K][C]. */
 int qy_swap01(int dev, void* stream, const float* x, float* y, int64_t na, int64_t nb, int64_t nc);
+/* Row-wise L2 normalisation of x [n][d]: y = x / max(||x||, 1e-12), invnorm[i] = 1 / max(||x_i||, 1e-12) (norms
+ * accumulated in double). Backward from the forward's y and invnorm: dx = invnorm * (dy - y * <y, dy>) (MoCo's
+ * query and key embeddings; the InfoNCE-with-queue op expects normalised inputs). */
+int qy_l2norm_rows_fwd(int dev, void* stream, const float* x, float* y, float* invnorm, int64_t n, int64_t d);
+int qy_l2norm_rows_bwd(int dev, void* stream, const float* y, const float* invnorm, const float* dy, float* dx, int64_t n, int64_t d);
 int qy_relu_fwd(int dev, void* stream, const float* x, float* y, int64_t n);
 int qy_relu_bwd(int dev, void* stream, const float* y, const float* dy, float* dx, int64_t n); /* dy * (y > 0) */
 

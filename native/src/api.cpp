@@ -273,6 +273,27 @@ int qy_swap01(int dev, void* stream, const float* x, float* y, int64_t na, int64
     return DISPATCH(swap01, x, y, na, nb, nc);
 }
 
+int qy_l2norm_rows_fwd(int dev, void* stream, const float* x, float* y, float* invnorm, int64_t n, int64_t d) {
+    CHECK_DEV("qy_l2norm_rows_fwd");
+    POSITIVE("qy_l2norm_rows_fwd", n);
+    POSITIVE("qy_l2norm_rows_fwd", d);
+    NONNULL("qy_l2norm_rows_fwd", x);
+    NONNULL("qy_l2norm_rows_fwd", y);
+    NONNULL("qy_l2norm_rows_fwd", invnorm);
+    return DISPATCH(l2norm_rows_fwd, x, y, invnorm, n, d);
+}
+
+int qy_l2norm_rows_bwd(int dev, void* stream, const float* y, const float* invnorm, const float* dy, float* dx, int64_t n, int64_t d) {
+    CHECK_DEV("qy_l2norm_rows_bwd");
+    POSITIVE("qy_l2norm_rows_bwd", n);
+    POSITIVE("qy_l2norm_rows_bwd", d);
+    NONNULL("qy_l2norm_rows_bwd", y);
+    NONNULL("qy_l2norm_rows_bwd", invnorm);
+    NONNULL("qy_l2norm_rows_bwd", dy);
+    NONNULL("qy_l2norm_rows_bwd", dx);
+    return DISPATCH(l2norm_rows_bwd, y, invnorm, dy, dx, n, d);
+}
+
 int qy_relu_fwd(int dev, void* stream, const float* x, float* y, int64_t n) {
     CHECK_DEV("qy_relu_fwd");
     POSITIVE("qy_relu_fwd", n);

@@ -2072,6 +2072,44 @@ void fd_pair(Test& t, const std::string& what, const VecD& fd, const VecD& ref_g
     close(t, what + ": op vs FD", op_grad, fd, kFdOp);
 }
 
+namespace ref {
+VecD l2norm_rows(const VecD& x, int64_t n, int64_t d) {
+    VecD y(x.size());
+    for (int64_t i = 0; i < n; ++i) {
+        double ss = 0;
+        for (int64_t j = 0; j < d; ++j) ss += x[i * d + j] * x[i * d + j];
+        for (int64_t j = 0; j < d; ++j) y[i * d + j] = x[i * d + j] / std::sqrt(ss);
+    }
+    return y;
+}
+}  // namespace ref
+
+// Forward against float64, backward against central finite differences of <normalise(x), r>.
+void test_l2norm_rows(Test& t, int64_t n, int64_t d) {
+    Vec xf = uniform(n * d), rf = uniform(n * d);
+    VecD x = to_d(xf), r = to_d(rf);
+    VecD y = ref::l2norm_rows(x, n, d);
+    VecD gx = fd_grad(x, [&] { return dot(ref::l2norm_rows(x, n, d), r); });
+    Outs o = cpu_case(format("l2norm_rows n=%lld d=%lld", (long long)n, (long long)d),
+                      [=](Session& s) {
+                          float* yo = s.out(n * d);
+                          float* inv = s.out(n);
+                          float* dxo = s.out(n * d);
+                          QY(qy_l2norm_rows_fwd, s.dev, s.stream, s.in(xf), yo, inv, n, d);
+                          QY(qy_l2norm_rows_bwd, s.dev, s.stream, yo, inv, s.in(rf), dxo, n, d);
+                          return Outs{{"y", s.get(yo, n * d)}, {"dx", s.get(dxo, n * d)}};
+                      },
+                      kReduce);
+    close(t, "l2norm fwd y", o[0].v, y, kReduce);
+    VecD dx(x.size());
+    for (int64_t i = 0; i < n; ++i) {
+        double ss = 0, dt = 0;
+        for (int64_t j = 0; j < d; ++j) ss += x[i * d + j] * x[i * d + j], dt += y[i * d + j] * r[i * d + j];
+        for (int64_t j = 0; j < d; ++j) dx[i * d + j] = (r[i * d + j] - y[i * d + j] * dt) / std::sqrt(ss);
+    }
+    fd_pair(t, "l2norm dx", gx, dx, o[1].v);
+}
+
 void test_fd_conv(Test& t, const Conv& s) {
     Vec xf = uniform(s.xs()), wf = uniform(s.ws()), bf = uniform(s.cout), rf = uniform(s.ys());
     VecD x = to_d(xf), w = to_d(wf), b = to_d(bf), r = to_d(rf);
@@ -2424,6 +2462,8 @@ int main() {
     run_test("relu fwd/bwd n=1003", [](Test& t) { test_relu(t, 1003); });
     run_test("relu fwd/bwd n=1048579", [](Test& t) { test_relu(t, (1 << 20) + 3); });
     run_test("swap01 7x5x3", [](Test& t) { test_swap01(t, 7, 5, 3); });
+    run_test("l2norm_rows n=5 d=7", [](Test& t) { test_l2norm_rows(t, 5, 7); });
+    run_test("l2norm_rows n=3 d=129", [](Test& t) { test_l2norm_rows(t, 3, 129); });
     run_test("swap01 1x9x10", [](Test& t) { test_swap01(t, 1, 9, 10); });
     run_test("swap01 100x33x1", [](Test& t) { test_swap01(t, 100, 33, 1); });
     for (const Conv& s : conv_shapes()) run_test("conv2d " + s.str(), [&](Test& t) { test_conv(t, s); });

@@ -105,6 +105,24 @@ public final class Ops {
         call(QuarryNative.qy_swap01(d.code(), d.stream(), x.address(), y.address(), x.dim(0), x.dim(1), nc), "swap01", x, y);
     }
 
+    /** y = x / ||x|| per row of x [n][d]; invnorm [n] keeps 1 / ||x|| for the backward pass. */
+    public static void l2NormRowsForward(Tensor x, Tensor y, Tensor invnorm) {
+        Device d = operands("l2norm_rows_fwd", x, y, invnorm);
+        expect(x.rank() == 2 && Arrays.equals(x.shape(), y.shape()) && invnorm.numel() == x.dim(0), "l2norm_rows_fwd",
+                "need x and y [n][d] and invnorm [n]", x, y, invnorm);
+        call(QuarryNative.qy_l2norm_rows_fwd(d.code(), d.stream(), x.address(), y.address(), invnorm.address(), x.dim(0), x.dim(1)),
+                "l2norm_rows_fwd", x, y, invnorm);
+    }
+
+    /** dx = invnorm * (dy - y * (y . dy)) per row, from the forward pass's y and invnorm. */
+    public static void l2NormRowsBackward(Tensor y, Tensor invnorm, Tensor dy, Tensor dx) {
+        Device d = operands("l2norm_rows_bwd", y, invnorm, dy, dx);
+        expect(y.rank() == 2 && Arrays.equals(y.shape(), dy.shape()) && Arrays.equals(y.shape(), dx.shape()) && invnorm.numel() == y.dim(0),
+                "l2norm_rows_bwd", "need y, dy and dx [n][d] and invnorm [n]", y, invnorm, dy, dx);
+        call(QuarryNative.qy_l2norm_rows_bwd(d.code(), d.stream(), y.address(), invnorm.address(), dy.address(), dx.address(), y.dim(0), y.dim(1)),
+                "l2norm_rows_bwd", y, invnorm, dy, dx);
+    }
+
     public static void reluForward(Tensor x, Tensor y) {
         Device d = operands("relu_fwd", x, y);
         sameShape("relu_fwd", x, y, x, y);

@@ -59,6 +59,8 @@ public final class QuarryNative {
     // ---- elementwise
     public static native int qy_add(int dev, @Cast("void*") long stream, @Cast("const float*") long a, @Cast("const float*") long b, @Cast("float*") long y, long n);
     public static native int qy_axpy(int dev, @Cast("void*") long stream, float alpha, @Cast("const float*") long x, @Cast("float*") long y, long n);
+    public static native int qy_l2norm_rows_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, @Cast("float*") long invnorm, long n, long d);
+    public static native int qy_l2norm_rows_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long y, @Cast("const float*") long invnorm, @Cast("const float*") long dy, @Cast("float*") long dx, long n, long d);
     public static native int qy_swap01(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, long na, long nb, long nc);
     public static native int qy_relu_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, long n);
     public static native int qy_relu_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long y, @Cast("const float*") long dy, @Cast("float*") long dx, long n);

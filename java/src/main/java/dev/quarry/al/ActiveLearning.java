@@ -54,7 +54,7 @@ public final class ActiveLearning {
         this.progress = progress;
         this.log = log;
         this.strategy = Strategies.parse(cfg.strategy());
-        Models.check(cfg.model(), cfg.dropout(), cfg.dropoutPlacement(), data.train());
+        if (!"linear".equals(cfg.encoderMode())) Models.check(cfg.model(), cfg.dropout(), cfg.dropoutPlacement(), data.train());
         int[] perm = Datasets.permutation(data.trainIdx().length, mix(cfg.seed(), -1, 1));
         if (cfg.valSize() >= data.trainIdx().length)
             throw new IllegalArgumentException("--val " + cfg.valSize() + " leaves no pool out of " + data.trainIdx().length + " training images");

@@ -12,11 +12,14 @@ import dev.quarry.train.TrainConfig;
  * @param testSamples    MC samples for the test metrics (0: one deterministic pass with dropout off)
  * @param targetAccuracy stop once the test accuracy reaches it (0: no target)
  * @param labelNoise     probability that the oracle returns a uniformly drawn wrong label
+ * @param encoder        a pretrained encoder checkpoint (quarry pretrain), or null
+ * @param encoderMode    finetune (the trunk starts from the encoder every round and trains) or linear (frozen
+ *                       encoder features, a dropout + linear head on top), null without an encoder
  */
 public record AlConfig(String dataset, String dataDir, int copies, int trainLimit, String model, float dropout, String dropoutPlacement, String strategy, int acquisitionSize,
                        int initialSize, String initialMode, String initialFile, int valSize, int budget, double targetAccuracy,
                        int mcSamples, int testSamples, int poolSubset, int mcConfigs, double beta, double labelNoise, boolean warmStart,
-                       long seed, String device, long chunkMb, TrainConfig train) {
+                       long seed, String device, long chunkMb, TrainConfig train, String encoder, String encoderMode) {
     public AlConfig {
         if (acquisitionSize < 1) throw new IllegalArgumentException("--acquisition-size must be >= 1, got " + acquisitionSize);
         if (initialSize < 1 && !"file".equals(initialMode)) throw new IllegalArgumentException("--initial must be >= 1, got " + initialSize);
@@ -34,11 +37,15 @@ public record AlConfig(String dataset, String dataDir, int copies, int trainLimi
         if (trainLimit < 0) throw new IllegalArgumentException("--train-limit must be >= 0, got " + trainLimit);
         if (copies < 1) throw new IllegalArgumentException("--copies must be >= 1, got " + copies);
         Strategies.parse(strategy);
+        if (encoder != null && !"finetune".equals(encoderMode) && !"linear".equals(encoderMode))
+            throw new IllegalArgumentException("--encoder needs --finetune or --linear");
+        if (encoder == null && encoderMode != null) throw new IllegalArgumentException("--finetune and --linear need --encoder CKPT");
         Models.placement(dropoutPlacement, dropout);
     }
 
     public AlConfig withRun(String strategyName, int b, long runSeed) {
         return new AlConfig(dataset, dataDir, copies, trainLimit, model, dropout, dropoutPlacement, strategyName, b, initialSize, initialMode, initialFile, valSize, budget,
-                targetAccuracy, mcSamples, testSamples, poolSubset, mcConfigs, beta, labelNoise, warmStart, runSeed, device, chunkMb, train);
+                targetAccuracy, mcSamples, testSamples, poolSubset, mcConfigs, beta, labelNoise, warmStart, runSeed, device, chunkMb, train, encoder,
+                encoderMode);
     }
 }

@@ -14,7 +14,25 @@ public final class Models {
     }
 
     static Sequential create(AlConfig cfg, ImageSet data, Device device, long seed) {
-        return create(cfg.model(), cfg.dropout(), cfg.dropoutPlacement(), data, device, seed);
+        if ("linear".equals(cfg.encoderMode())) return linearHead(data, cfg.dropout(), device, seed);
+        Sequential m = create(cfg.model(), cfg.dropout(), cfg.dropoutPlacement(), data, device, seed);
+        if ("finetune".equals(cfg.encoderMode())) {
+            try {
+                dev.quarry.ssl.Encoders.load(java.nio.file.Path.of(cfg.encoder()), m, cfg.model());
+            } catch (java.io.IOException e) {
+                m.close();
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+        return m;
+    }
+
+    /** Dropout then a linear classifier over precomputed features [n][1][1][F] (linear-mode runs, probes). */
+    public static Sequential linearHead(ImageSet features, float dropout, Device device, long seed) {
+        java.util.List<dev.quarry.nn.Module> layers = new java.util.ArrayList<>();
+        if (dropout > 0) layers.add(new dev.quarry.nn.Dropout(dropout, false, seed, 900));
+        layers.add(new dev.quarry.nn.Linear(device, features.pixels(), features.classes(), seed, 900));
+        return new Sequential(layers);
     }
 
     /** A fresh model named {@code name} for images shaped like {@code data}'s. */

@@ -6,6 +6,8 @@ import dev.quarry.al.Results;
 import dev.quarry.al.RunState;
 import dev.quarry.data.Datasets;
 import dev.quarry.engine.Device;
+import dev.quarry.nn.Sequential;
+import dev.quarry.ssl.Encoders;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -71,6 +73,7 @@ final class AlCommand {
             throw new Main.UsageException(e.getMessage());
         }
         Device device = Device.select(cfg.device(), quiet ? null : err);
+        if (cfg.encoder() != null) data = withEncoder(cfg, data, device, quiet);
         ActiveLearning al;
         try {
             al = new ActiveLearning(cfg, data, device, dir, resumed, ConsoleProgress.forFlags(quiet), quiet ? null : out);
@@ -83,6 +86,19 @@ final class AlCommand {
             return al.run();
         } catch (IOException e) {
             throw new Main.UsageException("cannot write results to " + dir + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * Checks the encoder against the model before anything is written; in linear mode, replaces the images by the
+     * frozen encoder's features (computed once; the head trains on them every round).
+     */
+    static Datasets.Split withEncoder(AlConfig cfg, Datasets.Split data, Device device, boolean quiet) {
+        try (Sequential m = dev.quarry.al.Models.create(cfg.model(), 0f, "none", data.train(), device, 0)) {
+            Encoders.load(Path.of(cfg.encoder()), m, cfg.model());
+            return "linear".equals(cfg.encoderMode()) ? Encoders.featureSplit(Encoders.trunk(m), data, device, ConsoleProgress.forFlags(quiet)) : data;
+        } catch (IOException | IllegalArgumentException e) {
+            throw new Main.UsageException(e.getMessage());
         }
     }
 }

@@ -64,6 +64,9 @@ final class AlOptions {
                 {"chunk-mb", "pool chunk size for acquisition (default 512)"},
         };
         for (String[] d : opts) o.addOption(Option.builder().longOpt(d[0]).hasArg().desc(d[1]).get());
+        o.addOption(Option.builder().longOpt("encoder").hasArg().desc("pretrained encoder checkpoint (quarry pretrain)").get());
+        o.addOption(Option.builder().longOpt("finetune").desc("with --encoder: start every round's trunk from it and train it").get());
+        o.addOption(Option.builder().longOpt("linear").desc("with --encoder: frozen encoder features, train a dropout + linear head").get());
         o.addOption(Option.builder().longOpt("warm-start").desc("keep training the previous round's model instead of re-initialising").get());
         return o;
     }
@@ -90,7 +93,8 @@ final class AlOptions {
                     Args.doubleOption(cl, "target-accuracy", 0), Args.intOption(cl, "samples", 100), Args.intOption(cl, "test-samples", 10),
                     Args.intOption(cl, "pool-subset", 0), Args.intOption(cl, "mc-configs", 40_000), Args.doubleOption(cl, "beta", 1),
                     Args.doubleOption(cl, "label-noise", 0), cl.hasOption("warm-start"), seed, cl.getOptionValue("device", "auto"),
-                    Args.longOption(cl, "chunk-mb", 512), train);
+                    Args.longOption(cl, "chunk-mb", 512), train, cl.getOptionValue("encoder"),
+                    cl.hasOption("finetune") ? (cl.hasOption("linear") ? "both" : "finetune") : cl.hasOption("linear") ? "linear" : null);
         } catch (IllegalArgumentException e) {
             throw new Main.UsageException(e.getMessage());
         }

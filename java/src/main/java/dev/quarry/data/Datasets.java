@@ -15,7 +15,13 @@ public final class Datasets {
 
     private Datasets() {}
 
-    public record Split(ImageSet train, int[] trainIdx, ImageSet test, int[] testIdx) {}
+    /**
+     * Training and test images with the indices to use, and the per-channel mean and std the pixels were
+     * normalised with (augmentations that work in [0, 1] pixel space undo and redo it).
+     */
+    public record Split(ImageSet train, int[] trainIdx, ImageSet test, int[] testIdx, float[] mean, float[] std) {}
+
+    private static final float[] MNIST_MEAN = {Mnist.MEAN}, MNIST_STD = {Mnist.STD};
 
     public static String names() {
         return "mnist-sample, mnist, repeated-mnist, fashion-mnist, cifar10, npy";
@@ -60,7 +66,7 @@ public final class Datasets {
             s[0].gather(keep, 0, keep.length, x, y);
             ImageSet base = new ImageSet(x, y, keep.length, s[0].height(), s[0].width(), s[0].channels(), s[0].classes());
             ImageSet rep = RepeatedMnist.build(base, copies, 0.1f, seed);
-            return new Split(rep, range(rep.n()), s[1], range(s[1].n()));
+            return new Split(rep, range(rep.n()), s[1], range(s[1].n()), MNIST_MEAN, MNIST_STD);
         }
         Split all = loadAll(name, dir, seed, copies);
         if (trainLimit == 0 || trainLimit >= all.trainIdx().length) return all;
@@ -68,7 +74,7 @@ public final class Datasets {
         int[] keep = new int[trainLimit];
         for (int i = 0; i < trainLimit; i++) keep[i] = all.trainIdx()[perm[i]];
         Arrays.sort(keep);
-        return new Split(all.train(), keep, all.test(), all.testIdx());
+        return new Split(all.train(), keep, all.test(), all.testIdx(), all.mean(), all.std());
     }
 
     private static Split loadAll(String name, Path dir, long seed, int copies) throws IOException {
@@ -79,20 +85,20 @@ public final class Datasets {
                 int[] test = Arrays.copyOfRange(perm, all.n() - SAMPLE_TEST, all.n()), train = Arrays.copyOf(perm, all.n() - SAMPLE_TEST);
                 Arrays.sort(test);
                 Arrays.sort(train);
-                return new Split(all, train, all, test);
+                return new Split(all, train, all, test, MNIST_MEAN, MNIST_STD);
             }
             case "mnist", "fashion-mnist" -> {
                 ImageSet[] s = Mnist.loadSplit(dir);
-                return new Split(s[0], range(s[0].n()), s[1], range(s[1].n()));
+                return new Split(s[0], range(s[0].n()), s[1], range(s[1].n()), MNIST_MEAN, MNIST_STD);
             }
             case "repeated-mnist" -> {
                 ImageSet[] s = Mnist.loadSplit(dir);
                 ImageSet rep = RepeatedMnist.build(s[0], copies, 0.1f, seed);
-                return new Split(rep, range(rep.n()), s[1], range(s[1].n()));
+                return new Split(rep, range(rep.n()), s[1], range(s[1].n()), MNIST_MEAN, MNIST_STD);
             }
             case "cifar10" -> {
                 ImageSet[] s = Cifar10.loadSplit(dir);
-                return new Split(s[0], range(s[0].n()), s[1], range(s[1].n()));
+                return new Split(s[0], range(s[0].n()), s[1], range(s[1].n()), Cifar10.MEAN.clone(), Cifar10.STD.clone());
             }
             case "npy" -> {
                 ImageSet train = NpyImages.load(dir.resolve("train_images.npy"), dir.resolve("train_labels.npy"), NPY_MAX_CLASSES);
@@ -104,7 +110,7 @@ public final class Datasets {
                 if (test.height() != train.height() || test.width() != train.width() || test.channels() != train.channels())
                     throw new IOException(dir + ": test images are " + test.height() + " x " + test.width() + " x " + test.channels()
                             + ", training images " + train.height() + " x " + train.width() + " x " + train.channels());
-                return new Split(train, range(train.n()), test, range(test.n()));
+                return new Split(train, range(train.n()), test, range(test.n()), stats.mean(), stats.std());
             }
             default -> throw new IllegalArgumentException("unknown dataset '" + name + "' (known: " + names() + ")");
         }

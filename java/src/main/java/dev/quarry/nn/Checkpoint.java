@@ -81,6 +81,26 @@ public final class Checkpoint {
         Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
+    /** The metadata of a checkpoint, without loading its tensors. */
+    public static Map<String, String> metadata(Path path) throws IOException {
+        byte[] head = new byte[8];
+        try (java.io.InputStream in = Files.newInputStream(path)) {
+            if (in.readNBytes(head, 0, 8) < 8) throw new IOException(path + ": too short for a safetensors file");
+            long headLen = ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getLong();
+            if (headLen <= 0 || headLen > Files.size(path) - 8) throw new IOException(path + ": bad header length " + headLen);
+            JsonNode m = new ObjectMapper().readTree(new String(in.readNBytes((int) headLen), StandardCharsets.UTF_8)).get("__metadata__");
+            Map<String, String> meta = new LinkedHashMap<>();
+            if (m != null)
+                for (Iterator<Map.Entry<String, JsonNode>> it = m.fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> f = it.next();
+                    meta.put(f.getKey(), f.getValue().asText());
+                }
+            return meta;
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IOException(path + ": no such file");
+        }
+    }
+
     /**
      * Loads a checkpoint into an already-built model (and optimizer): every tensor the model expects must be
      * present with the same shape. Returns the metadata.

@@ -37,6 +37,11 @@ public final class Linear implements Module {
         return input.rank() == 2 ? g : g.view(input.shape());
     }
 
+    /** Input features. */
+    public int inFeatures() {
+        return weight.value().dim(1);
+    }
+
     /** [out][in]. */
     int[] weightShape() {
         return weight.value().shape();

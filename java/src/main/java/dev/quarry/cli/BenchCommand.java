@@ -15,6 +15,9 @@ import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 
 /**
+ * {@code quarry bench <workload>}: dispatches on the workload; {@code ntxent} and {@code moco} are in
+ * {@link ContrastiveBench}.
+ *
  * {@code quarry bench acquire --pool N --samples K --classes C --batch B}: greedy BatchBALD on a synthetic pool,
  * time per stage with achieved GFLOP/s and GB/s, and each stage's memory floor on this device (bytes it must read
  * at the device-to-device copy bandwidth measured in the same run).
@@ -22,9 +25,18 @@ import org.apache.commons.cli.Options;
 final class BenchCommand {
     private BenchCommand() {}
 
+    static final String USAGE = "usage: quarry bench acquire --pool N --samples K --classes C --batch B [--mc-configs M] [--device D]"
+            + " | " + ContrastiveBench.USAGE;
+
     static int run(String[] args, java.io.PrintStream out, java.io.PrintStream err) {
-        if (args.length == 0 || !args[0].equals("acquire"))
-            throw new Main.UsageException("usage: quarry bench acquire --pool N --samples K --classes C --batch B [--mc-configs M] [--device D]");
+        return switch (args.length == 0 ? "" : args[0]) {
+            case "acquire" -> acquire(args, out, err);
+            case "ntxent", "moco" -> ContrastiveBench.run(args, out, err);
+            default -> throw new Main.UsageException(USAGE);
+        };
+    }
+
+    private static int acquire(String[] args, java.io.PrintStream out, java.io.PrintStream err) {
         Options options = new Options()
                 .addOption(Option.builder().longOpt("pool").hasArg().required().get())
                 .addOption(Option.builder().longOpt("samples").hasArg().required().get())

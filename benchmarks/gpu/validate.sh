@@ -6,7 +6,9 @@
 #
 # Steps: record the GPU (nvidia-smi) and toolchain versions; configure and build native/ with CMake into build-gpu/
 # (CUDA required, built-in GEMM instead of OpenBLAS); run test_ops, the CPU reference and CUDA-vs-CPU parity suite,
-# with QUARRY_REQUIRE_GPU=1; run test_ops under compute-sanitizer memcheck and racecheck; then the benchmarks:
+# with QUARRY_REQUIRE_GPU=1; run test_ops under compute-sanitizer memcheck and racecheck; the same three steps for
+# test_contrastive (the contrastive losses' suite: test_contrastive, contrastive_memcheck, contrastive_racecheck);
+# then the benchmarks:
 # bench_ops (Quarry's kernels, OUT_DIR/bench_ops.json), benchmarks/peers/torch_ops.py (the same workloads in PyTorch,
 # OUT_DIR/torch_ops.json; skipped with a note when python3 cannot import torch) and benchmarks/gpu/compare.py (the
 # ratio table, OUT_DIR/compare.md, also appended to the report). Every step runs even when an earlier one failed
@@ -35,6 +37,7 @@ OUT="$(cd "$1" && pwd)"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="$ROOT/build-gpu"
 TEST="$BUILD/test_ops"
+CONTRASTIVE_TEST="$BUILD/test_contrastive"
 BENCH="$BUILD/bench_ops"
 STEP_TIMEOUT="${QUARRY_STEP_TIMEOUT:-1800}"
 BENCH_TIMEOUT="${QUARRY_BENCH_TIMEOUT:-300}"
@@ -149,11 +152,12 @@ status_of() { if [ "$1" -eq 0 ]; then echo PASS; else echo FAIL; fi; }
 # last_match PATTERN FILE: the last line of FILE matching PATTERN, '|' escaped for the table.
 last_match() { grep -E "$1" "$2" 2>/dev/null | tail -n 1 | sed -e 's/^=* *//' -e 's/|/\\|/g'; }
 
-# sanitizer_note TOOL: compute-sanitizer's summary lines and test_ops's own result line from OUT/TOOL.log.
+# sanitizer_note STEP [PROGRAM]: compute-sanitizer's summary lines and the test program's own result line (PROGRAM,
+# default test_ops) from OUT/STEP.log.
 sanitizer_note() {
     local summary
     summary="$(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUT/$1.log" | sed -e 's/^=* *//' | paste -sd ';' - | sed -e 's/;/; /g')"
-    echo "${summary:-no sanitizer summary}; test_ops: $(last_match '^[0-9]+ passed' "$OUT/$1.log")"
+    echo "${summary:-no sanitizer summary}; ${2:-test_ops}: $(last_match '^[0-9]+ passed' "$OUT/$1.log")"
 }
 
 timed_out_note() {
@@ -282,6 +286,30 @@ else
     for step in test_ops memcheck racecheck; do
         echo "skipped: $TEST was not built" >"$OUT/$step.log"
         record "$step" SKIP 0.0 "test_ops not built"
+    done
+fi
+# The contrastive losses have their own test program (native/tests/test_contrastive.cpp), checked the same way.
+if [ -x "$CONTRASTIVE_TEST" ]; then
+    if can_run test_contrastive; then
+        run_step test_contrastive env QUARRY_REQUIRE_GPU=1 "$CONTRASTIVE_TEST"
+        summary="$(last_match '^[0-9]+ passed, [0-9]+ failed' "$OUT/test_contrastive.log")"
+        record test_contrastive "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
+    fi
+    for tool in memcheck racecheck; do
+        if [ -z "$SANITIZER" ]; then
+            echo "compute-sanitizer not found" >"$OUT/contrastive_$tool.log"
+            record "contrastive_$tool" FAIL 0.0 "compute-sanitizer not found"
+        elif can_run "contrastive_$tool"; then
+            run_step "contrastive_$tool" env QUARRY_REQUIRE_GPU=1 "$SANITIZER" --tool "$tool" --error-exitcode 1 \
+                "$CONTRASTIVE_TEST"
+            record "contrastive_$tool" "$(status_of "$STEP_RC")" "$STEP_SECS" \
+                "$(sanitizer_note "contrastive_$tool" test_contrastive)$(timed_out_note)"
+        fi
+    done
+else
+    for step in test_contrastive contrastive_memcheck contrastive_racecheck; do
+        echo "skipped: $CONTRASTIVE_TEST was not built" >"$OUT/$step.log"
+        record "$step" SKIP 0.0 "test_contrastive not built"
     done
 fi
 

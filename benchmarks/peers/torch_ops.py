@@ -13,6 +13,10 @@ Workloads (sizes, FLOP and byte counts as in bench_ops.cpp; --quick uses bench_o
                                       step runs).
   linear fwd / bwd_data / bwd_weight  F.linear; dy @ W; dy^T @ x plus the bias gradient dy.sum(0).
   log-softmax + NLL fwd / bwd         F.log_softmax + F.nll_loss (mean); bwd is autograd.grad of the loss.
+  contrastive                         NT-Xent (F.normalize, the 2n x 2n matmul, diagonal masked, F.cross_entropy to the
+                                      partner view) and MoCo InfoNCE (l_pos, q @ queue^T, F.cross_entropy to class 0),
+                                      forward under no_grad, backward as autograd.grad of one recorded loss (z or q);
+                                      the momentum update as mul_ + add_ over ResNet-18's parameter count.
   acquisition                         float64 math from float32 log-probabilities, written from notes/acquisition.md:
                                       BALD, conditional entropy, exp to float64, and the greedy BatchBALD pieces: the
                                       exact joint update (row-wise Kronecker product), importance sampling of
@@ -512,6 +516,80 @@ def bench_acquisition(b, dev, quick):
     b.add(total)
 
 
+# ---- contrastive losses (FLOPs and bytes: bench_ops.cpp's contrastive section) ------------------------------------
+
+def ntxent_loss(z_R_D, n, tau):
+    """SimCLR's NT-Xent as PyTorch users write it: F.normalize, the 2n x 2n similarity matmul, the diagonal masked,
+    cross-entropy with the partner view (i + n) mod 2n as the target."""
+    u_R_D = F.normalize(z_R_D, dim=1)
+    sim_R_R = u_R_D @ u_R_D.t() / tau
+    rows = 2 * n
+    sim_R_R = sim_R_R.masked_fill(torch.eye(rows, dtype=torch.bool, device=z_R_D.device), float("-inf"))
+    target_R = (torch.arange(rows, device=z_R_D.device) + n) % rows
+    return F.cross_entropy(sim_R_R, target_R)
+
+
+def infonce_queue_loss(q_N_D, k_N_D, queue_K_D, tau):
+    """MoCo's InfoNCE: l_pos = q . k, l_neg = q @ queue^T, cross-entropy with the positive as class 0."""
+    l_pos_N_1 = (q_N_D * k_N_D).sum(1, keepdim=True)
+    l_neg_N_K = q_N_D @ queue_K_D.t()
+    logits = torch.cat([l_pos_N_1, l_neg_N_K], dim=1) / tau
+    return F.cross_entropy(logits, torch.zeros(q_N_D.shape[0], dtype=torch.long, device=q_N_D.device))
+
+
+def bench_contrastive(b, dev, quick):
+    n, d = (256, 32) if quick else (4096, 128)
+    rows, tau = 2 * n, 0.5
+    r2 = float(rows * rows)
+    z = randn((rows, d), dev).requires_grad_()
+    out = {}
+    tag = f"n{n}_d{d}"
+
+    def nt_fwd():
+        with torch.no_grad():
+            out["loss"] = ntxent_loss(z, n, tau)
+
+    b.bench(f"ntxent_fwd {tag}", "contrastive", 2.0 * r2 * d + r2, 4.0 * rows * d + 8.0 * rows + 4, nt_fwd,
+            lambda: finite("loss", out["loss"]))
+    nt_graph = ntxent_loss(z, n, tau)
+
+    def nt_bwd():
+        out["dz"] = torch.autograd.grad(nt_graph, z, retain_graph=True)[0]
+
+    b.bench(f"ntxent_bwd {tag}", "contrastive", 4.0 * r2 * d + 2.0 * r2, 8.0 * rows * d + 8.0 * rows, nt_bwd,
+            lambda: finite("dz", out["dz"]))
+    del nt_graph
+    nq, kq, moco_tau = 256, (4096 if quick else 65536), 0.07
+    q = randn((nq, d), dev, 1.0 / math.sqrt(d)).requires_grad_()
+    k, queue = randn((nq, d), dev, 1.0 / math.sqrt(d)), randn((kq, d), dev, 1.0 / math.sqrt(d))
+    nk = float(nq * kq)
+    tag = f"n{nq}_k{kq}_d{d}"
+
+    def moco_fwd():
+        with torch.no_grad():
+            out["loss"] = infonce_queue_loss(q, k, queue, moco_tau)
+
+    b.bench(f"infonce_queue_fwd {tag}", "contrastive", 2.0 * nk * d + nk, 4.0 * (2 * nq * d + kq * d) + 4.0 * nq + 4,
+            moco_fwd, lambda: finite("loss", out["loss"]))
+    moco_graph = infonce_queue_loss(q, k, queue, moco_tau)
+
+    def moco_bwd():
+        out["dq"] = torch.autograd.grad(moco_graph, q, retain_graph=True)[0]
+
+    b.bench(f"infonce_queue_bwd {tag}", "contrastive", 4.0 * nk * d + nk,
+            4.0 * (2 * nq * d + kq * d + nq) + 4.0 * nq * d, moco_bwd, lambda: finite("dq", out["dq"]))
+    del moco_graph
+    params = (1 << 16) if quick else 11173962
+    theta_k, theta_q = randn((params,), dev), randn((params,), dev)
+
+    def momentum():
+        with torch.no_grad():
+            theta_k.mul_(0.999).add_(theta_q, alpha=1 - 0.999)
+
+    b.bench(f"momentum_update n{params}", "contrastive", 3.0 * params, 12.0 * params, momentum,
+            lambda: finite("theta_k", theta_k))
+
+
 def main():
     global torch, F
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -566,6 +644,7 @@ def main():
     with torch.no_grad():
         family("linear", bench_linear, b, dev, tf32)
     family("logsoftmax_nll", bench_softmax_nll, b, dev)
+    family("contrastive", bench_contrastive, b, dev, args.quick)  # records autograd graphs: outside no_grad
     with torch.no_grad():
         family("acquisition", bench_acquisition, b, dev, args.quick)
         if args.compile_budget > 0 and hasattr(torch, "compile"):

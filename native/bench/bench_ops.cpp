@@ -1,5 +1,6 @@
-// Quarry kernel benchmarks: the ops that dominate training (ResNet-18 CIFAR and the BatchBALD MNIST ConvNet) and
-// BatchBALD acquisition at the paper's pool size, timed through the C API on one backend.
+// Quarry kernel benchmarks: the ops that dominate training (ResNet-18 CIFAR and the BatchBALD MNIST ConvNet),
+// BatchBALD acquisition at the paper's pool size, and the contrastive losses at SimCLR / MoCo sizes (NT-Xent over
+// 4096 pairs, InfoNCE against a 65,536-key queue), timed through the C API on one backend.
 //
 //   cmake -S native -B build -DCMAKE_BUILD_TYPE=Release -DQUARRY_OPENBLAS=OFF && cmake --build build --target bench_ops
 //   build/bench_ops [--device cpu|cuda] [--json OUT.json] [--quick]
@@ -529,6 +530,64 @@ int usage(const char* argv0) {
     return 2;
 }
 
+// ---- contrastive losses: NT-Xent (SimCLR) and InfoNCE with a queue (MoCo) ------------------------------------------
+// NT-Xent, R = 2n rows of d: fwd = the R x R logits (2 R^2 d) plus R^2 exponentials; reads z, writes 2R saves and the
+// loss. bwd recomputes the logits and forms dz = W . u (4 R^2 d) with 2 R^2 exponentials; reads z and the saves,
+// writes dz. (Quarry's CUDA backward recomputes the logits once per 64-wide chunk of d: 1.5x these FLOPs at d = 128;
+// the count here is the minimum any implementation needs.) MoCo, n queries, queue kq x d: fwd 2 n kq d + n kq
+// exponentials, reads q, k and the queue; bwd 4 n kq d, writes dq. Momentum update over ResNet-18's 11.2M parameters:
+// 3 flop and 12 bytes per element.
+void bench_contrastive() {
+    const int n = g.quick ? 256 : 4096, d = g.quick ? 32 : 128;
+    const int64_t rows = 2 * (int64_t)n, zn = rows * d;
+    const float tau = 0.5f;
+    {
+        Buf z(zn * 4), dz(zn * 4), loss(4), lse(rows * 4), inv(rows * 4);
+        randn(z, zn);
+        const double r2 = (double)rows * rows;
+        const std::string tag = fmt("n%d_d%d", n, d);
+        bench("ntxent_fwd " + tag, "contrastive", 2.0 * r2 * d + r2, 4.0 * zn + 8.0 * rows + 4,
+              [&] { ck(qy_ntxent_fwd(g.dev, nullptr, z.f(), loss.f(), lse.f(), inv.f(), n, d, tau), "qy_ntxent_fwd"); },
+              [&] { return finite<float>("loss", loss.f(), 1); });
+        bench("ntxent_bwd " + tag, "contrastive", 4.0 * r2 * d + 2.0 * r2, 8.0 * zn + 8.0 * rows,
+              [&] {
+                  ck(qy_ntxent_bwd(g.dev, nullptr, z.f(), lse.f(), inv.f(), dz.f(), n, d, tau, 1.0f), "qy_ntxent_bwd");
+              },
+              [&] { return finite<float>("dz", dz.f(), zn); });
+    }
+    const int nq = 256;
+    const int64_t kq = g.quick ? 4096 : 65536;
+    const int64_t qn = (int64_t)nq * d, un = kq * d;
+    const float moco_tau = 0.07f;
+    Buf q(qn * 4), k(qn * 4), queue(un * 4), dq(qn * 4), loss(4), lse(nq * 4);
+    // Unit rows as MoCo feeds them: N(0, 1/d) entries have about unit norm, and the logits stay in MoCo's range.
+    randn(q, qn, 1.0f / std::sqrt((float)d));
+    randn(k, qn, 1.0f / std::sqrt((float)d));
+    randn(queue, un, 1.0f / std::sqrt((float)d));
+    const double nk = (double)nq * kq;
+    const std::string tag = fmt("n%d_k%lld_d%d", nq, (long long)kq, d);
+    bench("infonce_queue_fwd " + tag, "contrastive", 2.0 * nk * d + nk, 4.0 * (2 * qn + un) + 4.0 * nq + 4,
+          [&] {
+              ck(qy_infonce_queue_fwd(g.dev, nullptr, q.f(), k.f(), queue.f(), loss.f(), lse.f(), nq, kq, d, moco_tau),
+                 "qy_infonce_queue_fwd");
+          },
+          [&] { return finite<float>("loss", loss.f(), 1); });
+    bench("infonce_queue_bwd " + tag, "contrastive", 4.0 * nk * d + nk, 4.0 * (2 * qn + un + nq) + 4.0 * qn,
+          [&] {
+              ck(qy_infonce_queue_bwd(g.dev, nullptr, q.f(), k.f(), queue.f(), lse.f(), dq.f(), nq, kq, d, moco_tau,
+                                      1.0f),
+                 "qy_infonce_queue_bwd");
+          },
+          [&] { return finite<float>("dq", dq.f(), qn); });
+    const int64_t params = g.quick ? 1 << 16 : 11173962;
+    Buf theta_k(params * 4), theta_q(params * 4);
+    randn(theta_k, params);
+    randn(theta_q, params);
+    bench(fmt("momentum_update n%lld", (long long)params), "contrastive", 3.0 * params, 12.0 * params,
+          [&] { ck(qy_momentum_update(g.dev, nullptr, theta_k.f(), theta_q.f(), params, 0.999f), "qy_momentum_update"); },
+          [&] { return finite<float>("theta_k", theta_k.f(), params); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -583,6 +642,7 @@ int main(int argc, char** argv) {
     family("linear", bench_linear);
     family("logsoftmax_nll", bench_softmax_nll);
     family("acquisition", bench_acquisition);
+    family("contrastive", bench_contrastive);
 
     int failed = 0;
     for (const Result& r : g_results) failed += !r.ok;

@@ -200,6 +200,44 @@ int qy_joint_sample(int dev, void* stream, const double* probs_chosen, int a, in
 int qy_joint_entropy(int dev, void* stream, const double* p, const double* w, int64_t m, const double* probs,
                      int64_t n, int k, int c, double* out);
 
+/* ---- contrastive losses (self-supervised pretraining) ------------------------------------------------------ *
+ * NT-Xent (SimCLR): z [2n][d] holds two views of n images; rows i and i + n are a positive pair. Rows are normalised
+ * inside the op, u_i = z_i / max(|z_i|, 1e-12) (torch.nn.functional.normalize), s_ij = u_i . u_j / tau, and
+ *   loss[0] = (1 / 2n) sum_i (lse_i - s_{i,p(i)}),  lse_i = log sum_{j != i} exp(s_ij),  p(i) = (i + n) mod 2n.
+ * Forward writes loss[0] and saves save_lse [2n] and save_invnorm [2n] (1 / max(|z_i|, 1e-12)) for the backward pass,
+ * which recomputes the similarities: dz = scale * dloss/dz (scale = the gradient flowing into loss[0]). Neither pass
+ * materialises the 2n x 2n similarity matrix: the CUDA kernels stream over column tiles with an online log-sum-exp,
+ * the CPU twin works on row x column blocks. Needs n >= 2 (with one pair the loss is identically 0), d >= 1 and a
+ * positive, finite tau whose reciprocal is finite. */
+int qy_ntxent_fwd(int dev, void* stream, const float* z, float* loss, float* save_lse, float* save_invnorm, int n,
+                  int d, float tau);
+int qy_ntxent_bwd(int dev, void* stream, const float* z, const float* save_lse, const float* save_invnorm, float* dz,
+                  int n, int d, float tau, float scale);
+
+/* InfoNCE with a queue of negatives (MoCo v1/v2): queries q [n][d], their positive keys k [n][d], negatives queue
+ * [kq][d] (every row is used: MoCo fills the queue with random unit vectors before the first keys arrive). The op
+ * does NOT normalise: q, k and the queue are expected to be L2-normalised already (MoCo normalises both encoders'
+ * outputs), and the logits are plain dot products over tau:
+ *   l_pos_i = q_i . k_i / tau,  l_neg_ij = q_i . queue_j / tau,  lse_i = log(exp(l_pos_i) + sum_j exp(l_neg_ij)),
+ *   loss[0] = (1 / n) sum_i (lse_i - l_pos_i)   (cross-entropy with the positive as class 0).
+ * Forward saves save_lse [n]; backward gives dq = scale * dloss/dq only (keys and queue get no gradient). The CUDA
+ * kernels stream over the queue with an online log-sum-exp and never hold the n x kq logits. */
+int qy_infonce_queue_fwd(int dev, void* stream, const float* q, const float* k, const float* queue, float* loss,
+                         float* save_lse, int n, int64_t kq, int d, float tau);
+int qy_infonce_queue_bwd(int dev, void* stream, const float* q, const float* k, const float* queue,
+                         const float* save_lse, float* dq, int n, int64_t kq, int d, float tau, float scale);
+/* Temporary device memory (bytes) the op allocates internally on backend dev, the larger of its two passes; the
+ * caller's buffers (inputs, outputs, saves) are not counted. */
+int qy_ntxent_scratch_bytes(int dev, int n, int d, int64_t* bytes);
+int qy_infonce_queue_scratch_bytes(int dev, int n, int64_t kq, int d, int64_t* bytes);
+
+/* MoCo's key encoder update over one flat parameter buffer: theta_k = m * theta_k + (1 - m) * theta_q, 0 <= m <= 1,
+ * evaluated as two float32 products and one float32 sum (no fused multiply-add), bitwise identical on both backends. */
+int qy_momentum_update(int dev, void* stream, float* theta_k, const float* theta_q, int64_t count, float m);
+/* Ring-buffer enqueue: keys [n][d] go to rows (ptr + r) mod kq of queue [kq][d], wrapping around; 0 <= ptr < kq and
+ * 1 <= n <= kq. The pointer is the caller's state: advance it to (ptr + n) mod kq. */
+int qy_queue_enqueue(int dev, void* stream, float* queue, int64_t kq, int d, const float* keys, int n, int64_t ptr);
+
 #ifdef __cplusplus
 }
 #endif

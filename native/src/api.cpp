@@ -1,6 +1,9 @@
 // The public C API: argument checks shared by both backends, then dispatch to cpu_<op> or cuda_<op>.
 #include <omp.h>
 
+#include <cfloat>
+#include <climits>
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -652,6 +655,139 @@ int qy_joint_entropy(int dev, void* stream, const double* p, const double* w, in
     NONNULL(op, probs);
     NONNULL(op, out);
     return DISPATCH(joint_entropy, p, w, m, probs, n, k, c, out);
+}
+
+// ---- contrastive losses --------------------------------------------------------------------------------------
+
+// tau > 0 with a finite reciprocal (the kernels multiply by 1/tau); NaN and infinities fail every comparison below.
+static int check_tau(const char* op, float tau) {
+    if (!(tau > 0.0f) || !(tau <= FLT_MAX) || !(1.0f / tau <= FLT_MAX))
+        FAIL("%s: temperature tau must be positive and finite with a finite 1/tau, got %g", op, (double)tau);
+    return QY_OK;
+}
+
+static int check_ntxent(const char* op, int n, int d, float tau) {
+    if (n < 2 || d < 1)
+        FAIL("%s: need n >= 2 positive pairs and d >= 1, got z=[2*%d,%d] (one pair has no negatives: its loss is "
+             "identically 0)",
+             op, n, d);
+    if (n > INT_MAX / 2) FAIL("%s: 2n rows overflow int, got n=%d", op, n);
+    return check_tau(op, tau);
+}
+
+static int check_infonce(const char* op, int n, int64_t kq, int d, float tau) {
+    if (n < 1 || kq < 1 || d < 1)
+        FAIL("%s: bad shape q=[%d,%d] k=[%d,%d] queue=[%lld,%d]: every dimension must be >= 1", op, n, d, n, d,
+             (long long)kq, d);
+    return check_tau(op, tau);
+}
+
+int qy_ntxent_fwd(int dev, void* stream, const float* z, float* loss, float* save_lse, float* save_invnorm, int n,
+                  int d, float tau) {
+    const char* op = "qy_ntxent_fwd";
+    CHECK_DEV(op);
+    if (int s = check_ntxent(op, n, d, tau)) return s;
+    NONNULL(op, z);
+    NONNULL(op, loss);
+    NONNULL(op, save_lse);
+    NONNULL(op, save_invnorm);
+    return DISPATCH(ntxent_fwd, z, loss, save_lse, save_invnorm, n, d, tau);
+}
+
+int qy_ntxent_bwd(int dev, void* stream, const float* z, const float* save_lse, const float* save_invnorm, float* dz,
+                  int n, int d, float tau, float scale) {
+    const char* op = "qy_ntxent_bwd";
+    CHECK_DEV(op);
+    if (int s = check_ntxent(op, n, d, tau)) return s;
+    if (!std::isfinite(scale)) FAIL("%s: scale must be finite, got %g", op, (double)scale);
+    NONNULL(op, z);
+    NONNULL(op, save_lse);
+    NONNULL(op, save_invnorm);
+    NONNULL(op, dz);
+    return DISPATCH(ntxent_bwd, z, save_lse, save_invnorm, dz, n, d, tau, scale);
+}
+
+int qy_infonce_queue_fwd(int dev, void* stream, const float* q, const float* k, const float* queue, float* loss,
+                         float* save_lse, int n, int64_t kq, int d, float tau) {
+    const char* op = "qy_infonce_queue_fwd";
+    CHECK_DEV(op);
+    if (int s = check_infonce(op, n, kq, d, tau)) return s;
+    NONNULL(op, q);
+    NONNULL(op, k);
+    NONNULL(op, queue);
+    NONNULL(op, loss);
+    NONNULL(op, save_lse);
+    return DISPATCH(infonce_queue_fwd, q, k, queue, loss, save_lse, n, kq, d, tau);
+}
+
+int qy_infonce_queue_bwd(int dev, void* stream, const float* q, const float* k, const float* queue,
+                         const float* save_lse, float* dq, int n, int64_t kq, int d, float tau, float scale) {
+    const char* op = "qy_infonce_queue_bwd";
+    CHECK_DEV(op);
+    if (int s = check_infonce(op, n, kq, d, tau)) return s;
+    if (!std::isfinite(scale)) FAIL("%s: scale must be finite, got %g", op, (double)scale);
+    NONNULL(op, q);
+    NONNULL(op, k);
+    NONNULL(op, queue);
+    NONNULL(op, save_lse);
+    NONNULL(op, dq);
+    return DISPATCH(infonce_queue_bwd, q, k, queue, save_lse, dq, n, kq, d, tau, scale);
+}
+
+int qy_ntxent_scratch_bytes(int dev, int n, int d, int64_t* bytes) {
+    const char* op = "qy_ntxent_scratch_bytes";
+    CHECK_DEV(op);
+    NONNULL(op, bytes);
+    *bytes = 0;
+    if (int s = check_ntxent(op, n, d, 1.0f)) return s;
+#ifdef QUARRY_WITH_CUDA
+    if (dev == QY_DEV_CUDA) {
+        *bytes = cuda_ntxent_scratch_bytes(n, d);
+        return QY_OK;
+    }
+#endif
+    *bytes = cpu_ntxent_scratch_bytes(n, d);
+    return QY_OK;
+}
+
+int qy_infonce_queue_scratch_bytes(int dev, int n, int64_t kq, int d, int64_t* bytes) {
+    const char* op = "qy_infonce_queue_scratch_bytes";
+    CHECK_DEV(op);
+    NONNULL(op, bytes);
+    *bytes = 0;
+    if (int s = check_infonce(op, n, kq, d, 1.0f)) return s;
+#ifdef QUARRY_WITH_CUDA
+    if (dev == QY_DEV_CUDA) {
+        *bytes = cuda_infonce_queue_scratch_bytes(n, kq, d);
+        return QY_OK;
+    }
+#endif
+    *bytes = cpu_infonce_queue_scratch_bytes(n, kq, d);
+    return QY_OK;
+}
+
+int qy_momentum_update(int dev, void* stream, float* theta_k, const float* theta_q, int64_t count, float m) {
+    const char* op = "qy_momentum_update";
+    CHECK_DEV(op);
+    POSITIVE(op, count);
+    if (!(m >= 0.0f && m <= 1.0f)) FAIL("%s: momentum m must be in [0, 1], got %g", op, (double)m);
+    NONNULL(op, theta_k);
+    NONNULL(op, theta_q);
+    return DISPATCH(momentum_update, theta_k, theta_q, count, m);
+}
+
+int qy_queue_enqueue(int dev, void* stream, float* queue, int64_t kq, int d, const float* keys, int n, int64_t ptr) {
+    const char* op = "qy_queue_enqueue";
+    CHECK_DEV(op);
+    if (kq < 1 || d < 1 || n < 1)
+        FAIL("%s: bad shape queue=[%lld,%d] keys=[%d,%d]: every dimension must be >= 1", op, (long long)kq, d, n, d);
+    if (n > kq)
+        FAIL("%s: %d keys do not fit a queue of %lld rows (keys=[%d,%d] queue=[%lld,%d])", op, n, (long long)kq, n, d,
+             (long long)kq, d);
+    if (ptr < 0 || ptr >= kq) FAIL("%s: ring pointer %lld outside [0, %lld)", op, (long long)ptr, (long long)kq);
+    NONNULL(op, queue);
+    NONNULL(op, keys);
+    return DISPATCH(queue_enqueue, queue, kq, d, keys, n, ptr);
 }
 
 }  // extern "C"

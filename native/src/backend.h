@@ -78,6 +78,21 @@ QY_BACKEND_OP(joint_sample, const double* probs_chosen, int a, int k, int c, int
 QY_BACKEND_OP(joint_entropy, const double* p, const double* w, int64_t m, const double* probs, int64_t n, int k, int c,
               double* out)
 
+QY_BACKEND_OP(ntxent_fwd, const float* z, float* loss, float* save_lse, float* save_invnorm, int n, int d, float tau)
+QY_BACKEND_OP(ntxent_bwd, const float* z, const float* save_lse, const float* save_invnorm, float* dz, int n, int d,
+              float tau, float scale)
+QY_BACKEND_OP(infonce_queue_fwd, const float* q, const float* k, const float* queue, float* loss, float* save_lse,
+              int n, int64_t kq, int d, float tau)
+QY_BACKEND_OP(infonce_queue_bwd, const float* q, const float* k, const float* queue, const float* save_lse, float* dq,
+              int n, int64_t kq, int d, float tau, float scale)
+QY_BACKEND_OP(momentum_update, float* theta_k, const float* theta_q, int64_t count, float m)
+QY_BACKEND_OP(queue_enqueue, float* queue, int64_t kq, int d, const float* keys, int n, int64_t ptr)
+// Scratch bytes of the two contrastive families (no stream: pure functions of the shapes).
+int64_t cpu_ntxent_scratch_bytes(int n, int d);
+int64_t cuda_ntxent_scratch_bytes(int n, int d);
+int64_t cpu_infonce_queue_scratch_bytes(int n, int64_t kq, int d);
+int64_t cuda_infonce_queue_scratch_bytes(int n, int64_t kq, int d);
+
 // CUDA runtime services (cuda/runtime.cu); without CUDA, api.cpp never calls them.
 int cuda_device_count(int* count);
 int cuda_device_info(int ordinal, char* name, int name_len, int64_t* total_bytes, int* cc_major, int* cc_minor,

@@ -15,20 +15,25 @@ import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 
 /**
- * {@code quarry bench acquire|train|mc}; train and mc are {@link ModelBench}. {@code quarry bench acquire --pool N
- * --samples K --classes C --batch B}: greedy BatchBALD on a synthetic pool,
+ * {@code quarry bench <workload>}: acquire (below), train and mc ({@link ModelBench}), ntxent and moco
+ * ({@link ContrastiveBench}).
+ *
+ * {@code quarry bench acquire --pool N --samples K --classes C --batch B}: greedy BatchBALD on a synthetic pool,
  * time per stage with achieved GFLOP/s and GB/s, and each stage's memory floor on this device (bytes it must read
  * at the device-to-device copy bandwidth measured in the same run).
  */
 final class BenchCommand {
     private BenchCommand() {}
 
+    static final String USAGE = "usage: quarry bench acquire --pool N --samples K --classes C --batch B [--mc-configs M] [--device D]"
+            + " | " + ContrastiveBench.USAGE;
+
     static int run(String[] args, java.io.PrintStream out, java.io.PrintStream err) {
         return switch (args.length == 0 ? "" : args[0]) {
             case "acquire" -> acquire(args, out, err);
             case "train", "mc" -> ModelBench.run(args, out, err);
-            default -> throw new Main.UsageException("usage: quarry bench acquire --pool N --samples K --classes C --batch B [--mc-configs M] [--device D] | "
-                    + ModelBench.USAGE.substring("usage: ".length()));
+            case "ntxent", "moco" -> ContrastiveBench.run(args, out, err);
+            default -> throw new Main.UsageException(USAGE + " | " + ModelBench.USAGE.substring("usage: ".length()));
         };
     }
 

@@ -441,6 +441,104 @@ public final class Ops {
                 out.address()), "joint_entropy", all);
     }
 
+    // ---- contrastive losses (semantics in quarry.h)
+
+    /**
+     * NT-Xent (SimCLR) forward: z [2n][d] holds two views, rows i and i + n are a positive pair; normalised inside.
+     * Writes the mean loss into loss [1] and saves saveLse [2n] and saveInvnorm [2n] for {@link #ntxentBackward}.
+     */
+    public static void ntxentForward(Tensor z, Tensor loss, Tensor saveLse, Tensor saveInvnorm, float tau) {
+        Tensor[] all = {z, loss, saveLse, saveInvnorm};
+        Device d = operands("ntxent_fwd", all);
+        int n = checkNtxent("ntxent_fwd", z, saveLse, saveInvnorm, all);
+        expect(loss.numel() == 1, "ntxent_fwd", "loss must hold one element", all);
+        call(QuarryNative.qy_ntxent_fwd(d.code(), d.stream(), z.address(), loss.address(), saveLse.address(), saveInvnorm.address(), n, z.dim(1), tau),
+                "ntxent_fwd", all);
+    }
+
+    /** dz = scale * dloss/dz from the forward pass's saves. */
+    public static void ntxentBackward(Tensor z, Tensor saveLse, Tensor saveInvnorm, Tensor dz, float tau, float scale) {
+        Tensor[] all = {z, saveLse, saveInvnorm, dz};
+        Device d = operands("ntxent_bwd", all);
+        int n = checkNtxent("ntxent_bwd", z, saveLse, saveInvnorm, all);
+        sameShape("ntxent_bwd", z, dz, all);
+        call(QuarryNative.qy_ntxent_bwd(d.code(), d.stream(), z.address(), saveLse.address(), saveInvnorm.address(), dz.address(), n, z.dim(1), tau, scale),
+                "ntxent_bwd", all);
+    }
+
+    /** Checks z [2n][d] with n >= 2 and the per-row saves [2n]; returns n. */
+    private static int checkNtxent(String op, Tensor z, Tensor saveLse, Tensor saveInvnorm, Tensor... all) {
+        expect(z.rank() == 2 && z.dim(0) % 2 == 0 && z.dim(0) >= 4, op, "z must be [2n][d] with n >= 2 positive pairs", all);
+        expect(saveLse.rank() == 1 && saveLse.dim(0) == z.dim(0) && saveInvnorm.rank() == 1 && saveInvnorm.dim(0) == z.dim(0),
+                op, "saveLse and saveInvnorm must be [2n]", all);
+        return z.dim(0) / 2;
+    }
+
+    /**
+     * MoCo InfoNCE forward: queries q [n][d], positive keys k [n][d], negatives queue [kq][d], all expected to be
+     * L2-normalised (the op does not normalise). Writes the mean loss into loss [1] and saves saveLse [n].
+     */
+    public static void infoNceQueueForward(Tensor q, Tensor k, Tensor queue, Tensor loss, Tensor saveLse, float tau) {
+        Tensor[] all = {q, k, queue, loss, saveLse};
+        Device d = operands("infonce_queue_fwd", all);
+        checkInfoNce("infonce_queue_fwd", q, k, queue, saveLse, all);
+        expect(loss.numel() == 1, "infonce_queue_fwd", "loss must hold one element", all);
+        call(QuarryNative.qy_infonce_queue_fwd(d.code(), d.stream(), q.address(), k.address(), queue.address(), loss.address(), saveLse.address(),
+                q.dim(0), queue.dim(0), q.dim(1), tau), "infonce_queue_fwd", all);
+    }
+
+    /** dq = scale * dloss/dq (keys and queue get no gradient). */
+    public static void infoNceQueueBackward(Tensor q, Tensor k, Tensor queue, Tensor saveLse, Tensor dq, float tau, float scale) {
+        Tensor[] all = {q, k, queue, saveLse, dq};
+        Device d = operands("infonce_queue_bwd", all);
+        checkInfoNce("infonce_queue_bwd", q, k, queue, saveLse, all);
+        sameShape("infonce_queue_bwd", q, dq, all);
+        call(QuarryNative.qy_infonce_queue_bwd(d.code(), d.stream(), q.address(), k.address(), queue.address(), saveLse.address(), dq.address(),
+                q.dim(0), queue.dim(0), q.dim(1), tau, scale), "infonce_queue_bwd", all);
+    }
+
+    private static void checkInfoNce(String op, Tensor q, Tensor k, Tensor queue, Tensor saveLse, Tensor... all) {
+        expect(q.rank() == 2 && Arrays.equals(q.shape(), k.shape()), op, "q and k must both be [n][d]", all);
+        expect(queue.rank() == 2 && queue.dim(1) == q.dim(1), op, "queue must be [kq][d] with the d of q", all);
+        expect(saveLse.rank() == 1 && saveLse.dim(0) == q.dim(0), op, "saveLse must be [n]", all);
+    }
+
+    /** Temporary device memory the NT-Xent op allocates for z [2n][d] on {@code device} (the larger pass). */
+    public static long ntxentScratchBytes(Device device, int n, int d) {
+        long[] bytes = new long[1];
+        check(QuarryNative.qy_ntxent_scratch_bytes(device.code(), n, d, bytes), "ntxent_scratch_bytes z=[2*" + n + ", " + d + "]");
+        return bytes[0];
+    }
+
+    /** Temporary device memory the InfoNCE-with-queue op allocates on {@code device} (the larger pass). */
+    public static long infoNceQueueScratchBytes(Device device, int n, long kq, int d) {
+        long[] bytes = new long[1];
+        check(QuarryNative.qy_infonce_queue_scratch_bytes(device.code(), n, kq, d, bytes),
+                "infonce_queue_scratch_bytes q=[" + n + ", " + d + "] queue=[" + kq + ", " + d + "]");
+        return bytes[0];
+    }
+
+    /** MoCo key-encoder update over flat parameters: thetaK = m * thetaK + (1 - m) * thetaQ, 0 <= m <= 1. */
+    public static void momentumUpdate(Tensor thetaK, Tensor thetaQ, float m) {
+        Device d = operands("momentum_update", thetaK, thetaQ);
+        expect(thetaK.numel() == thetaQ.numel(), "momentum_update", "element counts differ", thetaK, thetaQ);
+        call(QuarryNative.qy_momentum_update(d.code(), d.stream(), thetaK.address(), thetaQ.address(), thetaK.numel(), m), "momentum_update", thetaK, thetaQ);
+    }
+
+    /**
+     * Writes keys [n][d] into rows (ptr + r) mod kq of queue [kq][d]; returns the advanced pointer (ptr + n) mod kq,
+     * the caller's ring state.
+     */
+    public static long enqueue(Tensor queue, Tensor keys, long ptr) {
+        Device d = operands("queue_enqueue", queue, keys);
+        expect(queue.rank() == 2 && keys.rank() == 2 && keys.dim(1) == queue.dim(1), "queue_enqueue", "need queue [kq][d] and keys [n][d]", queue, keys);
+        expect(keys.dim(0) <= queue.dim(0), "queue_enqueue", "more keys than queue rows", queue, keys);
+        expect(ptr >= 0 && ptr < queue.dim(0), "queue_enqueue", "ring pointer " + ptr + " outside [0, " + queue.dim(0) + ")", queue, keys);
+        call(QuarryNative.qy_queue_enqueue(d.code(), d.stream(), queue.address(), queue.dim(0), queue.dim(1), keys.address(), keys.dim(0), ptr),
+                "queue_enqueue", queue, keys);
+        return (ptr + keys.dim(0)) % queue.dim(0);
+    }
+
     // ---- optimizers
 
     public static void sgdStep(Tensor param, Tensor grad, Tensor momentumBuf, float lr, float momentum, float dampening,

@@ -118,6 +118,20 @@ public final class QuarryNative {
     public static native int qy_joint_entropy(int dev, @Cast("void*") long stream, @Cast("const double*") long p, @Cast("const double*") long w, long m,
             @Cast("const double*") long probs, long n, int k, int c, @Cast("double*") long out);
 
+    // ---- contrastive losses
+    public static native int qy_ntxent_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long z, @Cast("float*") long loss, @Cast("float*") long saveLse,
+            @Cast("float*") long saveInvnorm, int n, int d, float tau);
+    public static native int qy_ntxent_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long z, @Cast("const float*") long saveLse,
+            @Cast("const float*") long saveInvnorm, @Cast("float*") long dz, int n, int d, float tau, float scale);
+    public static native int qy_infonce_queue_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long q, @Cast("const float*") long k,
+            @Cast("const float*") long queue, @Cast("float*") long loss, @Cast("float*") long saveLse, int n, long kq, int d, float tau);
+    public static native int qy_infonce_queue_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long q, @Cast("const float*") long k,
+            @Cast("const float*") long queue, @Cast("const float*") long saveLse, @Cast("float*") long dq, int n, long kq, int d, float tau, float scale);
+    public static native int qy_ntxent_scratch_bytes(int dev, int n, int d, @Cast("int64_t*") long[] bytes);
+    public static native int qy_infonce_queue_scratch_bytes(int dev, int n, long kq, int d, @Cast("int64_t*") long[] bytes);
+    public static native int qy_momentum_update(int dev, @Cast("void*") long stream, @Cast("float*") long thetaK, @Cast("const float*") long thetaQ, long count, float m);
+    public static native int qy_queue_enqueue(int dev, @Cast("void*") long stream, @Cast("float*") long queue, long kq, int d, @Cast("const float*") long keys, int n, long ptr);
+
     // ---- optimizers
     public static native int qy_sgd_step(int dev, @Cast("void*") long stream, @Cast("float*") long param, @Cast("const float*") long grad, @Cast("float*") long momentumBuf, long n,
             float lr, float momentum, float dampening, float weightDecay, int nesterov, int firstStep);

@@ -12,7 +12,13 @@ moco: q, k [N, D] and queue [K, D] ~ N(0, 1/D) (rows of norm about 1, as in `qua
 One run = forward + loss.backward() (+ torch.cuda.synchronize on CUDA); prints the median, minimum and maximum of
 --repeats runs after --warmup unmeasured ones, the loss, the memory of the tensors and of the dense logit matrix
 PyTorch materialises, and the process's peak resident set (VmHWM). --threads sets torch.set_num_threads (default 2,
-the cores of the machine the CPU numbers in the README come from).
+the cores of the build machine).
+
+PyTorch's CPU matmuls run on whatever BLAS it was built against; Debian's python3-torch uses the generic reference
+BLAS (torch.__config__.show() says BLAS_INFO=generic, about 6 GFLOP/s for a 1024^3 sgemm on 2 cores). For a peer on
+the same BLAS as Quarry, preload the OpenBLAS that Maven unpacks (about 175 GFLOP/s there):
+  LD_PRELOAD=target/openblas/org/bytedeco/openblas/linux-x86_64/libopenblas.so.0 OPENBLAS_NUM_THREADS=2 \
+      python3 benchmarks/peers/torch_contrastive.py ntxent --batch 1024 --dim 128
 """
 import argparse
 import statistics

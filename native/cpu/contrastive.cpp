@@ -2,14 +2,15 @@
 // momentum update and ring-buffer enqueue. CUDA twin: cuda/contrastive.cu. Semantics: quarry.h.
 //
 // Both losses are a softmax over a row of logits s_ij = a_i . b_j / tau. The rows are processed in panels of kRows
-// and the columns in blocks of kCols: one float32 block of logits (1 MiB) comes from one SGEMM, then OpenMP over the
-// panel's rows updates an online log-sum-exp (running max m_i and sum l_i, in double) with that block. The full
-// logit matrix (2n x 2n, or n x kq) never exists. The backward pass recomputes each block, turns it into the weights
-// dL/ds in place and folds it into the panel's gradient with a second SGEMM (G += W . B_block).
+// and the columns in blocks of kCols: one float32 block of logits (1 MiB) comes from one SGEMM, then each of the
+// panel's rows (see kRowTeam for which threads) updates an online log-sum-exp (running max m_i and sum l_i, in
+// double) with that block. The full logit matrix (2n x 2n, or n x kq) never exists. The backward pass recomputes
+// each block, turns it into the weights dL/ds in place and folds it into the gradient with a second SGEMM
+// (G += W . B_block).
 //
 // Napkin math: NT-Xent at n = 1024 pairs, d = 128: the logits are 2048^2 = 4.2M elements; forward 1.1 GFLOP of
-// GEMM plus 4.2M exponentials, backward twice the GEMM and twice the exponentials. With OpenBLAS at ~175 GFLOP/s on
-// two cores the GEMMs take ~6 ms forward, and the exponentials (vectorised below, ~1 ns each) a few ms more.
+// GEMM and 4.2M exponentials, backward 2.1 GFLOP and 8.4M exponentials. With OpenBLAS at ~175 GFLOP/s on two cores
+// the GEMMs take ~18 ms and the vectorised exponentials a few more; measured: 26 ms per forward + backward.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -22,6 +23,16 @@
 namespace {
 
 constexpr int64_t kRows = 128, kCols = 2048;
+
+// With OpenBLAS, its own threads run the GEMMs, and an OpenMP team woken between two GEMM calls keeps spinning
+// (libgomp's default wait policy) on the cores OpenBLAS needs: measured on 2 cores at n = 1024 pairs, d = 128, one
+// forward + backward took 286 ms that way, 26 ms with OMP_WAIT_POLICY=passive. So the per-row work stays on the
+// calling thread there; with the built-in GEMM (an OpenMP loop itself) the rows use the team as well.
+#ifdef QUARRY_WITH_OPENBLAS
+constexpr bool kRowTeam = false;
+#else
+constexpr bool kRowTeam = true;
+#endif
 constexpr double kNormEps = 1e-12;  // torch.nn.functional.normalize's eps
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -121,7 +132,7 @@ double row_norm(const float* zr, int d) { return std::sqrt(dot_d(zr, zr, d)); }
 // u = z * invnorm row by row. Forward: invnorm_i = 1 / max(|z_i|, eps) is computed into computed_inv; backward:
 // the saved one is passed as saved_inv, so both passes scale by the same float.
 void normalise(const float* z, int64_t rows, int d, const float* saved_inv, float* computed_inv, float* u) {
-#pragma omp parallel for schedule(static) if (rows * d > kOmpMinWork)
+#pragma omp parallel for schedule(static) if (kRowTeam && rows * d > kOmpMinWork)
     for (int64_t i = 0; i < rows; ++i) {
         const float* zr = z + i * d;
         const float inv = saved_inv ? saved_inv[i] : (float)(1.0 / std::max(row_norm(zr, d), kNormEps));
@@ -162,7 +173,7 @@ int cpu_ntxent_fwd(void*, const float* z, float* loss, float* save_lse, float* s
         for (int64_t c0 = 0; c0 < rows; c0 += C) {
             const int64_t cc = std::min(C, rows - c0);
             qy::sgemm(false, true, rr, cc, d, inv_tau, u.data() + r0 * d, d, u.data() + c0 * d, d, 0.0f, s.data(), cc);
-#pragma omp parallel for schedule(static) if (rr * cc > kOmpMinWork)
+#pragma omp parallel for schedule(static) if (kRowTeam && rr * cc > kOmpMinWork)
             for (int64_t i = r0; i < r0 + rr; ++i) {
                 float* sr = s.data() + (i - r0) * cc;
                 const int64_t p = (i + n) % rows;
@@ -198,7 +209,7 @@ int cpu_ntxent_bwd(void*, const float* z, const float* save_lse, const float* sa
         for (int64_t c0 = 0; c0 < rows; c0 += C) {
             const int64_t cc = std::min(C, rows - c0);
             qy::sgemm(false, true, rr, cc, d, inv_tau, u.data() + r0 * d, d, u.data() + c0 * d, d, 0.0f, s.data(), cc);
-#pragma omp parallel for schedule(static) if (rr * cc > kOmpMinWork)
+#pragma omp parallel for schedule(static) if (kRowTeam && rr * cc > kOmpMinWork)
             for (int64_t i = r0; i < r0 + rr; ++i) {
                 float* sr = s.data() + (i - r0) * cc;
                 const int64_t p = (i + n) % rows;
@@ -210,7 +221,7 @@ int cpu_ntxent_bwd(void*, const float* z, const float* save_lse, const float* sa
                       g.data() + r0 * d, d);
         }
     }
-#pragma omp parallel for schedule(static) if (rows * d > kOmpMinWork)
+#pragma omp parallel for schedule(static) if (kRowTeam && rows * d > kOmpMinWork)
     for (int64_t i = 0; i < rows; ++i) {
         const int64_t p = (i + n) % rows;
         const double wp = -(nm[i] + nm[p]);
@@ -239,7 +250,7 @@ int cpu_infonce_queue_fwd(void*, const float* q, const float* k, const float* qu
         for (int64_t c0 = 0; c0 < kq; c0 += C) {
             const int64_t cc = std::min(C, kq - c0);
             qy::sgemm(false, true, rr, cc, d, inv_tau, q + r0 * d, d, queue + c0 * d, d, 0.0f, s.data(), cc);
-#pragma omp parallel for schedule(static) if (rr * cc > kOmpMinWork)
+#pragma omp parallel for schedule(static) if (kRowTeam && rr * cc > kOmpMinWork)
             for (int64_t i = r0; i < r0 + rr; ++i) online_update(m[i], l[i], s.data() + (i - r0) * cc, cc);
         }
     }
@@ -265,12 +276,12 @@ int cpu_infonce_queue_bwd(void*, const float* q, const float* k, const float* qu
         for (int64_t c0 = 0; c0 < kq; c0 += C) {
             const int64_t cc = std::min(C, kq - c0);
             qy::sgemm(false, true, rr, cc, d, inv_tau, q + r0 * d, d, queue + c0 * d, d, 0.0f, s.data(), cc);
-#pragma omp parallel for schedule(static) if (rr * cc > kOmpMinWork)
+#pragma omp parallel for schedule(static) if (kRowTeam && rr * cc > kOmpMinWork)
             for (int64_t i = r0; i < r0 + rr; ++i) nm[i] += row_weights(s.data() + (i - r0) * cc, cc, save_lse[i], nullptr);
             qy::sgemm(false, false, rr, d, cc, 1.0f, s.data(), cc, queue + c0 * d, d, c0 == 0 ? 0.0f : 1.0f, g.data(),
                       d);
         }
-#pragma omp parallel for schedule(static) if (rr * d > kOmpMinWork)
+#pragma omp parallel for schedule(static) if (kRowTeam && rr * d > kOmpMinWork)
         for (int64_t i = r0; i < r0 + rr; ++i) {
             const float* gi = g.data() + (i - r0) * d;
             for (int c = 0; c < d; ++c) dq[i * d + c] = (float)(coef * ((double)gi[c] - nm[i] * k[i * d + c]));

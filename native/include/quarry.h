@@ -142,6 +142,19 @@ int qy_dropout(int dev, void* stream, const float* x, float* y, int64_t rows, in
  * The choices depend on (seed, step, i) only, so a training step is reproducible. 0 <= pad <= min(h, w). */
 int qy_crop_flip(int dev, void* stream, const float* x, float* y, int n, int h, int w, int c, int pad, uint64_t seed,
                  uint64_t step);
+/* SimCLR augmentation (Chen et al. 2020): one view of every image of x [n][h][w][c] (normalised units; mean and std
+ * are c host floats, c <= 4, that undo the normalisation so the pipeline works on [0, 1] pixels and redo it after).
+ * Per image, drawn by qy::simclr_draw (src/simclr.h) from Philox blocks with counter {image, step lo, step hi,
+ * 0xD0000000 | view << 8 | block}, key = seed: a random resized crop (area fraction uniform in [scale_min, 1],
+ * aspect ratio log-uniform in [3/4, 4/3], integer box; the whole image after 10 failed tries), bilinear resize back
+ * to h x w with half-pixel centres; a horizontal flip with probability p_flip; with probability p_jitter colour
+ * jitter in the fixed order brightness (x * U[1 - b, 1 + b]), contrast (around the image's mean gray level),
+ * saturation (around each pixel's gray level), hue (shift by U[-hue, hue] turns in HSV), clamping to [0, 1] after
+ * each; then grayscale (ITU-R 601-2 luma in every channel) with probability p_gray. Gray level = luma for c = 3,
+ * the channel mean otherwise; saturation, hue and grayscale apply to c = 3 only. y must not alias x. */
+int qy_simclr_augment(int dev, void* stream, const float* x, float* y, int n, int h, int w, int c, const float* mean,
+                      const float* std, float scale_min, float p_flip, float p_jitter, float brightness, float contrast,
+                      float saturation, float hue, float p_gray, uint64_t seed, uint64_t step, uint32_t view);
 
 /* ---- log-softmax and negative log-likelihood --------------------------------------------------------------- */
 int qy_log_softmax_fwd(int dev, void* stream, const float* x, float* y, int n, int c);

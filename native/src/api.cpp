@@ -522,6 +522,32 @@ int qy_crop_flip(int dev, void* stream, const float* x, float* y, int n, int h, 
     return DISPATCH(crop_flip, x, y, n, h, w, c, pad, seed, step);
 }
 
+int qy_simclr_augment(int dev, void* stream, const float* x, float* y, int n, int h, int w, int c, const float* mean,
+                      const float* std, float scale_min, float p_flip, float p_jitter, float brightness, float contrast,
+                      float saturation, float hue, float p_gray, uint64_t seed, uint64_t step, uint32_t view) {
+    const char* op = "qy_simclr_augment";
+    CHECK_DEV(op);
+    if (n <= 0 || h <= 0 || w <= 0 || c <= 0 || c > 4) FAIL("%s: bad shape x=[%d,%d,%d,%d] (1 to 4 channels)", op, n, h, w, c);
+    NONNULL(op, x);
+    NONNULL(op, y);
+    NONNULL(op, mean);
+    NONNULL(op, std);
+    for (int k = 0; k < c; ++k)
+        if (!std::isfinite(mean[k]) || !(std[k] > 0) || !std::isfinite(std[k]))
+            FAIL("%s: channel %d needs a finite mean and a positive finite std, got %g and %g", op, k, mean[k], std[k]);
+    if (!(scale_min > 0 && scale_min <= 1)) FAIL("%s: scale_min must be in (0, 1], got %g", op, scale_min);
+    if (!(p_flip >= 0 && p_flip <= 1) || !(p_jitter >= 0 && p_jitter <= 1) || !(p_gray >= 0 && p_gray <= 1))
+        FAIL("%s: probabilities must be in [0, 1], got flip %g, jitter %g, gray %g", op, p_flip, p_jitter, p_gray);
+    if (!(brightness >= 0 && brightness <= 1) || !(contrast >= 0 && contrast <= 1) || !(saturation >= 0 && saturation <= 1))
+        FAIL("%s: brightness, contrast and saturation strengths must be in [0, 1], got %g, %g, %g", op, brightness, contrast, saturation);
+    if (!(hue >= 0 && hue <= 0.5f)) FAIL("%s: hue must be in [0, 0.5], got %g", op, hue);
+    const int64_t bytes = (int64_t)n * h * w * c * (int64_t)sizeof(float);
+    const char *xb = (const char*)x, *yb = (const char*)y;
+    if (xb < yb + bytes && yb < xb + bytes) FAIL("%s: x and y overlap (x=[%d,%d,%d,%d])", op, n, h, w, c);
+    const qy::SimclrParams p{scale_min, p_flip, p_jitter, brightness, contrast, saturation, hue, p_gray};
+    return DISPATCH(simclr_augment, x, y, n, h, w, c, mean, std, p, seed, step, view);
+}
+
 // ---- log-softmax and NLL -------------------------------------------------------------------------------------
 
 int qy_log_softmax_fwd(int dev, void* stream, const float* x, float* y, int n, int c) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "quarry.h"
+#include "simclr.h"
 
 int qy_set_error(int code, const char* fmt, ...);
 
@@ -34,6 +35,8 @@ QY_BACKEND_OP(fill_normal, float* out, int64_t n, uint64_t seed, uint32_t stream
 QY_BACKEND_OP(add, const float* a, const float* b, float* y, int64_t n)
 QY_BACKEND_OP(axpy, float alpha, const float* x, float* y, int64_t n)
 QY_BACKEND_OP(swap01, const float* x, float* y, int64_t na, int64_t nb, int64_t nc)
+QY_BACKEND_OP(simclr_augment, const float* x, float* y, int n, int h, int w, int c, const float* mean, const float* std,
+              qy::SimclrParams p, uint64_t seed, uint64_t step, uint32_t view)
 QY_BACKEND_OP(l2norm_rows_fwd, const float* x, float* y, float* invnorm, int64_t n, int64_t d)
 QY_BACKEND_OP(l2norm_rows_bwd, const float* y, const float* invnorm, const float* dy, float* dx, int64_t n, int64_t d)
 QY_BACKEND_OP(relu_fwd, const float* x, float* y, int64_t n)

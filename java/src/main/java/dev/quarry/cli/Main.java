@@ -23,6 +23,7 @@ public final class Main {
         COMMANDS.put("al", AlCommand::run);
         COMMANDS.put("sweep", SweepCommand::run);
         COMMANDS.put("demo", DemoCommand::run);
+        COMMANDS.put("pretrain", PretrainCommand::run);
         COMMANDS.put("probe", ProbeCommand::run);
     }
 

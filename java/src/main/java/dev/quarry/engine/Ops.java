@@ -105,6 +105,19 @@ public final class Ops {
         call(QuarryNative.qy_swap01(d.code(), d.stream(), x.address(), y.address(), x.dim(0), x.dim(1), nc), "swap01", x, y);
     }
 
+    /**
+     * One SimCLR view of every image of x [n][h][w][c] into out (same shape); mean and std (c values) are the
+     * normalisation of x. The draw is a function of (seed, step, image, view): quarry.h, qy_simclr_augment.
+     */
+    public static void simclrAugment(Tensor x, Tensor out, float[] mean, float[] std, float scaleMin, float pFlip, float pJitter, float brightness,
+                                     float contrast, float saturation, float hue, float pGray, long seed, long step, int view) {
+        Device d = operands("simclr_augment", x, out);
+        expect(x.rank() == 4 && Arrays.equals(x.shape(), out.shape()), "simclr_augment", "need x and out [n][h][w][c] of one shape", x, out);
+        expect(mean.length == x.dim(3) && std.length == x.dim(3), "simclr_augment", "mean and std need " + x.dim(3) + " channel values", x, out);
+        call(QuarryNative.qy_simclr_augment(d.code(), d.stream(), x.address(), out.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), mean, std,
+                scaleMin, pFlip, pJitter, brightness, contrast, saturation, hue, pGray, seed, step, view), "simclr_augment", x, out);
+    }
+
     /** y = x / ||x|| per row of x [n][d]; invnorm [n] keeps 1 / ||x|| for the backward pass. */
     public static void l2NormRowsForward(Tensor x, Tensor y, Tensor invnorm) {
         Device d = operands("l2norm_rows_fwd", x, y, invnorm);

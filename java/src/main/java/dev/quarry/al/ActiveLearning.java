@@ -158,7 +158,7 @@ public final class ActiveLearning {
                         picks.add(new RunState.Pick(r, idx, sel.scores()[j], label, data.train().labels()[idx]));
                     }
                 }
-                RunState.Round row = new RunState.Round(r, labelled.length, test.accuracy(), test.nll(), fit.bestValAccuracy(), fit.bestEpoch(),
+                RunState.Round row = new RunState.Round(r, labelled.length, test.accuracy(), test.nll(), fit.bestValAccuracy(), fit.epochs(), fit.bestEpoch(),
                         counts, trainS, testS, inferS, acquireS);
                 state.rounds.add(row);
                 state.picks.addAll(picks);

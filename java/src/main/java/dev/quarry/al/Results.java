@@ -136,14 +136,14 @@ public final class Results {
     }
 
     void writeRounds(Path p, List<RunState.Round> rounds) throws IOException {
-        List<String> head = new ArrayList<>(List.of("round", "labelled", "test_accuracy", "test_nll", "val_accuracy", "epochs"));
+        List<String> head = new ArrayList<>(List.of("round", "labelled", "test_accuracy", "test_nll", "val_accuracy", "epochs", "best_epoch"));
         for (int c = 0; c < classes; c++) head.add("count_" + c);
         head.addAll(List.of("train_s", "test_s", "infer_s", "acquire_s"));
         try (Writer out = Files.newBufferedWriter(p);
              CSVPrinter csv = new CSVPrinter(out, CSVFormat.DEFAULT.builder().setHeader(head.toArray(String[]::new)).build())) {
             for (RunState.Round r : rounds) {
                 List<Object> row = new ArrayList<>(List.of(r.round(), r.labelled(), r.testAccuracy(), r.testNll(),
-                        Double.isNaN(r.valAccuracy()) ? "" : r.valAccuracy(), r.epochs()));
+                        Double.isNaN(r.valAccuracy()) ? "" : r.valAccuracy(), r.epochs(), r.bestEpoch()));
                 for (int c : r.classCounts()) row.add(c);
                 row.addAll(List.of(secs(r.trainSeconds()), secs(r.testSeconds()), secs(r.inferSeconds()), secs(r.acquireSeconds())));
                 csv.printRecord(row);

@@ -8,8 +8,8 @@ import java.util.List;
  * a resumed run starts from the last round it names. Labelled set = initial, then picks in order.
  */
 public final class RunState {
-    /** One evaluated round: the model trained on {@code labelled} labels. */
-    public record Round(int round, int labelled, double testAccuracy, double testNll, double valAccuracy, int epochs, int[] classCounts,
+    /** One evaluated round: the model trained on {@code labelled} labels for {@code epochs}, keeping epoch {@code bestEpoch}'s weights. */
+    public record Round(int round, int labelled, double testAccuracy, double testNll, double valAccuracy, int epochs, int bestEpoch, int[] classCounts,
                         double trainSeconds, double testSeconds, double inferSeconds, double acquireSeconds) {}
 
     /** One acquired point: its index in the training set, its score, and the label the oracle gave (and the truth). */

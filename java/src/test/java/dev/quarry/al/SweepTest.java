@@ -11,7 +11,7 @@ class SweepTest {
     static Sweep.Run run(String s, int b, long seed, double... acc) {
         RunState st = new RunState();
         for (int i = 0; i < acc.length; i++)
-            st.rounds.add(new RunState.Round(i, 20 + b * i, acc[i], 0.1, Double.NaN, 1, new int[10], 0, 0, 0, 0));
+            st.rounds.add(new RunState.Round(i, 20 + b * i, acc[i], 0.1, Double.NaN, 1, 1, new int[10], 0, 0, 0, 0));
         st.finished = true;
         return new Sweep.Run(s, b, seed, st);
     }

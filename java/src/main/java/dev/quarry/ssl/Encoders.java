@@ -91,12 +91,51 @@ public final class Encoders {
     }
 
     /**
-     * The same split with every image replaced by the trunk's features (indices unchanged, so results name the
-     * same images), for linear probes and linear-mode runs.
+     * The same split with every used image (training and test indices) replaced by the trunk's features,
+     * standardised per feature with the training images' mean and std (a linear head on raw pooled features
+     * trains slowly); indices are unchanged, so results name the same images.
      */
     public static Datasets.Split featureSplit(Sequential trunk, Datasets.Split data, Device device, Progress progress) {
-        ImageSet train = features(trunk, data.train(), Datasets.range(data.train().n()), device, progress);
-        ImageSet test = data.test() == data.train() ? train : features(trunk, data.test(), Datasets.range(data.test().n()), device, progress);
+        ImageSet train = scatter(features(trunk, data.train(), data.trainIdx(), device, progress), data.trainIdx(), data.train().n());
+        ImageSet test = data.test() == data.train()
+                ? train
+                : scatter(features(trunk, data.test(), data.testIdx(), device, progress), data.testIdx(), data.test().n());
+        if (data.test() == data.train()) {
+            ImageSet t = features(trunk, data.test(), data.testIdx(), device, progress);
+            int f = t.pixels();
+            for (int j = 0; j < data.testIdx().length; j++) {
+                System.arraycopy(t.images(), j * f, train.images(), data.testIdx()[j] * f, f);
+                train.labels()[data.testIdx()[j]] = t.labels()[j];
+            }
+        }
+        int f = train.pixels();
+        double[] mean = new double[f], sq = new double[f];
+        for (int i : data.trainIdx())
+            for (int k = 0; k < f; k++) {
+                double v = train.images()[i * f + k];
+                mean[k] += v;
+                sq[k] += v * v;
+            }
+        float[] mu = new float[f], sd = new float[f];
+        for (int k = 0; k < f; k++) {
+            mean[k] /= data.trainIdx().length;
+            mu[k] = (float) mean[k];
+            sd[k] = (float) Math.sqrt(Math.max(sq[k] / data.trainIdx().length - mean[k] * mean[k], 0) + 1e-10);
+        }
+        for (ImageSet s : test == train ? java.util.List.of(train) : java.util.List.of(train, test))
+            for (int i = 0; i < s.images().length; i++) s.images()[i] = (s.images()[i] - mu[i % f]) / sd[i % f];
         return new Datasets.Split(train, data.trainIdx(), test, data.testIdx(), new float[0], new float[0]);
+    }
+
+    /** Features of data[idx] placed at their original indices of a set of n (rows not in idx stay zero). */
+    private static ImageSet scatter(ImageSet compact, int[] idx, int n) {
+        int f = compact.pixels();
+        float[] x = new float[Math.multiplyExact(n, f)];
+        int[] y = new int[n];
+        for (int j = 0; j < idx.length; j++) {
+            System.arraycopy(compact.images(), j * f, x, idx[j] * f, f);
+            y[idx[j]] = compact.labels()[j];
+        }
+        return new ImageSet(x, y, n, 1, 1, f, compact.classes());
     }
 }

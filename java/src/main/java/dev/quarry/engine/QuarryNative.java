@@ -97,6 +97,13 @@ public final class QuarryNative {
     public static native int qy_crop_flip(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, int n, int h, int w, int c, int pad,
             @Cast("uint64_t") long seed, @Cast("uint64_t") long step);
 
+    // ---- SimCLR pretraining: augmented views and LARS (mean, std: c floats; params: qy_simclr_params as float[10])
+    public static native int qy_simclr_augment(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, int n, int h, int w, int c,
+            @Cast("const float*") float[] mean, @Cast("const float*") float[] std, @Cast("const qy_simclr_params*") float[] params,
+            @Cast("uint64_t") long seed, @Cast("uint64_t") long step, @Cast("uint32_t") int view);
+    public static native int qy_lars_step(int dev, @Cast("void*") long stream, @Cast("float*") long param, @Cast("const float*") long grad, @Cast("float*") long momentumBuf, long n,
+            float lr, float momentum, float weightDecay, float eta, int adapt);
+
     // ---- log-softmax and NLL
     public static native int qy_log_softmax_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, int n, int c);
     public static native int qy_log_softmax_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long y, @Cast("const float*") long dy, @Cast("float*") long dx, int n, int c);

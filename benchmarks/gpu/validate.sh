@@ -8,7 +8,7 @@
 # (CUDA required, built-in GEMM instead of OpenBLAS); run test_ops, the CPU reference and CUDA-vs-CPU parity suite,
 # with QUARRY_REQUIRE_GPU=1; run test_ops under compute-sanitizer memcheck and racecheck; the same three steps for
 # test_contrastive (the contrastive losses' suite: test_contrastive, contrastive_memcheck, contrastive_racecheck);
-# then the benchmarks:
+# run test_ssl (the SimCLR augmentation and LARS suite) alone and under memcheck; then the benchmarks:
 # bench_ops (Quarry's kernels, OUT_DIR/bench_ops.json), benchmarks/peers/torch_ops.py (the same workloads in PyTorch,
 # OUT_DIR/torch_ops.json; skipped with a note when python3 cannot import torch) and benchmarks/gpu/compare.py (the
 # ratio table, OUT_DIR/compare.md, also appended to the report). Every step runs even when an earlier one failed
@@ -252,7 +252,8 @@ if can_run configure; then
         "$(last_match 'Quarry: CUDA backend' "$OUT/configure.log")$(timed_out_note)"
 fi
 
-rm -f "$TEST" "$BENCH"  # a stale binary must not stand in for a failed build
+SSL_TEST="$BUILD/test_ssl"
+rm -f "$TEST" "$BENCH" "$SSL_TEST"  # a stale binary must not stand in for a failed build
 if [ "$configure_rc" -ne 0 ]; then
     echo "skipped: configure failed" >"$OUT/build.log"
     record build SKIP 0.0 "configure failed"
@@ -311,6 +312,28 @@ else
         echo "skipped: $CONTRASTIVE_TEST was not built" >"$OUT/$step.log"
         record "$step" SKIP 0.0 "test_contrastive not built"
     done
+fi
+
+# ---- the SimCLR ops (view augmentation, LARS): their own suite, CUDA parity included, and memcheck over it ----
+if [ ! -x "$SSL_TEST" ]; then
+    for step in test_ssl memcheck_ssl; do
+        echo "skipped: $SSL_TEST was not built" >"$OUT/$step.log"
+        record "$step" SKIP 0.0 "test_ssl not built"
+    done
+else
+    if can_run test_ssl; then
+        run_step test_ssl env QUARRY_REQUIRE_GPU=1 "$SSL_TEST"
+        summary="$(last_match '^[0-9]+ passed, [0-9]+ failed' "$OUT/test_ssl.log")"
+        record test_ssl "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
+    fi
+    if [ -z "$SANITIZER" ]; then
+        echo "compute-sanitizer not found" >"$OUT/memcheck_ssl.log"
+        record memcheck_ssl FAIL 0.0 "compute-sanitizer not found"
+    elif can_run memcheck_ssl; then
+        run_step memcheck_ssl env QUARRY_REQUIRE_GPU=1 "$SANITIZER" --tool memcheck --error-exitcode 1 "$SSL_TEST"
+        summary="$(last_match '^[0-9]+ passed, [0-9]+ failed' "$OUT/memcheck_ssl.log")"
+        record memcheck_ssl "$(status_of "$STEP_RC")" "$STEP_SECS" "test_ssl: ${summary:-no summary}$(timed_out_note)"
+    fi
 fi
 
 # ---- benchmarks: Quarry's kernels, the same workloads in PyTorch, the ratio table ----

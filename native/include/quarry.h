@@ -21,6 +21,7 @@
  *            and mean + std * r sin(2 pi u2). (CPU and CUDA libm may differ by an ulp in rare elements.)
  *   joint sampling (acquisition): counter {row lo, point, step, 0x40000000 | row hi}; see qy_joint_sample.
  *   augmentation: counter {image index in the batch, step lo, step hi, 0xC0000000}, key = seed; see qy_crop_flip.
+ *   SimCLR views: counter {image index, step lo, step hi, 0xE0000000 | view << 3 | block}; see qy_simclr_augment.
  */
 #ifndef QUARRY_H
 #define QUARRY_H
@@ -142,19 +143,59 @@ int qy_dropout(int dev, void* stream, const float* x, float* y, int64_t rows, in
  * The choices depend on (seed, step, i) only, so a training step is reproducible. 0 <= pad <= min(h, w). */
 int qy_crop_flip(int dev, void* stream, const float* x, float* y, int n, int h, int w, int c, int pad, uint64_t seed,
                  uint64_t step);
-/* SimCLR augmentation (Chen et al. 2020): one view of every image of x [n][h][w][c] (normalised units; mean and std
- * are c host floats, c <= 4, that undo the normalisation so the pipeline works on [0, 1] pixels and redo it after).
- * Per image, drawn by qy::simclr_draw (src/simclr.h) from Philox blocks with counter {image, step lo, step hi,
- * 0xD0000000 | view << 8 | block}, key = seed: a random resized crop (area fraction uniform in [scale_min, 1],
- * aspect ratio log-uniform in [3/4, 4/3], integer box; the whole image after 10 failed tries), bilinear resize back
- * to h x w with half-pixel centres; a horizontal flip with probability p_flip; with probability p_jitter colour
- * jitter in the fixed order brightness (x * U[1 - b, 1 + b]), contrast (around the image's mean gray level),
- * saturation (around each pixel's gray level), hue (shift by U[-hue, hue] turns in HSV), clamping to [0, 1] after
- * each; then grayscale (ITU-R 601-2 luma in every channel) with probability p_gray. Gray level = luma for c = 3,
- * the channel mean otherwise; saturation, hue and grayscale apply to c = 3 only. y must not alias x. */
+
+/* ---- SimCLR pretraining: augmented views and the LARS optimizer ------------------------------------------------ *
+ * qy_simclr_augment: one augmented view of every image of x [n][h][w][c] (c = 1 or 3) into y (same shape, not
+ * overlapping x). x is in normalised units; mean and std are HOST arrays of c floats (std > 0) with pixel = x * std +
+ * mean in [0, 1]. The pipeline of SimCLR (Chen et al. 2020), in this fixed order:
+ *   1. random resized crop: up to 10 attempts, attempt t takes s = scale_min + (1 - scale_min) u and
+ *      ratio = exp(log ratio_min + (log ratio_max - log ratio_min) u') (float64), crop_w = rint(sqrt(h w s ratio)),
+ *      crop_h = rint(sqrt(h w s / ratio)) (half to even, as Python's round); the first attempt with
+ *      0 < crop_w <= w and 0 < crop_h <= h wins, top = floor(u'' (h - crop_h + 1)), left likewise. After 10 failures,
+ *      torchvision's fallback: the central crop of the whole image clamped to the ratio range (the whole image when
+ *      w / h is inside it). The crop is resized back to h x w by bilinear interpolation with half-pixel centres
+ *      (PyTorch align_corners = false, negative source coordinates clamped to 0); the crop is never larger than the
+ *      image, so this only magnifies and antialiasing does not arise.
+ *   2. horizontal flip with probability flip_p.
+ *   3. with probability jitter_p, colour jitter in pixel space, each step clamped to [0, 1]:
+ *      brightness p *= fb; contrast p = fc p + (1 - fc) m, m = the mean over the image of gray(p) (of p itself when
+ *      c = 1); saturation p = fs p + (1 - fs) gray(p); hue: torchvision's RGB -> HSV, h = (h + fh) mod 1, HSV -> RGB.
+ *      fb, fc, fs are uniform in [max(0, 1 - strength), 1 + strength], fh uniform in [-hue, hue] (float64 draws
+ *      rounded to float32).
+ *   4. with probability gray_p, grayscale: every channel = gray(p).
+ *   gray(p) = 0.299 r + 0.587 g + 0.114 b (ITU-R 601-2 luma). For c = 1, saturation, hue and grayscale are
+ *   identities. Only a view that draws jitter, or grayscale with c = 3, goes to pixel space and back
+ *   (y = (p - mean) / std);
+ *   otherwise y is the resampled x itself, so with flip_p = jitter_p = gray_p = 0, scale_min = 1 and a square image
+ *   (or ratio_min = ratio_max = w / h) the op is the identity bit for bit.
+ * Randomness: key = seed, counter {image index in the batch, step lo, step hi, 0xE0000000 | view << 3 | b} for
+ * blocks b = 0..7 (0 <= view < 2^26; the 0xC0000000 stream of qy_crop_flip has bit 29 clear). With u(word) =
+ * word * 2^-32 and a Bernoulli(p) draw meaning u < p: block b <= 4 holds attempts 2b and 2b + 1 of the crop (words
+ * 0, 1 give s and ratio of the first, words 2, 3 of the second); block 5: top, left (floor(word * span / 2^32)),
+ * flip, jitter; block 6: fb, fc, fs, fh (drawn only when jitter is on); block 7 word 0: grayscale. The choices depend
+ * on (seed, step, image, view) only: two views of one batch use view 0 and view 1. CPU and CUDA draw the same crops
+ * (their float64 log and exp may differ by an ulp, which changes a crop size only when sqrt(...) falls within about
+ * 1e-16 of a half-integer); the pixels agree to float32 rounding (about 1e-6 relative).
+ * CIFAR defaults (SimCLR appendix B.9): scale_min 0.08, ratio 3/4 to 4/3, flip 0.5, jitter 0.8 with strengths
+ * 0.4, 0.4, 0.4, 0.1, grayscale 0.2. Valid: 0 < scale_min <= 1, 0 < ratio_min <= ratio_max, probabilities in [0, 1],
+ * strengths >= 0, hue <= 0.5; all finite. The struct is ten floats with no padding (Java passes a float[10]). */
+typedef struct qy_simclr_params {
+    float scale_min, ratio_min, ratio_max;
+    float flip_p, jitter_p, brightness, contrast, saturation, hue, gray_p;
+} qy_simclr_params;
+
 int qy_simclr_augment(int dev, void* stream, const float* x, float* y, int n, int h, int w, int c, const float* mean,
-                      const float* std, float scale_min, float p_flip, float p_jitter, float brightness, float contrast,
-                      float saturation, float hue, float p_gray, uint64_t seed, uint64_t step, uint32_t view);
+                      const float* std, const qy_simclr_params* params, uint64_t seed, uint64_t step, uint32_t view);
+
+/* qy_lars_step: one LARS step (You, Gitman, Ginsburg 2017) on one parameter tensor of n elements. With adapt != 0:
+ * trust = eta ||param|| / (||grad|| + weight_decay ||param||), or 1 when either norm is 0, and weight decay applies;
+ * with adapt = 0 (biases, batch-norm parameters): trust = 1 and no weight decay. Then
+ *   v = momentum * v + lr * trust * (grad + wd * param);  param -= v.
+ * momentum_buf is required (start it at zero). The norms are float64 sums of squares computed on the device in a
+ * fixed order (repeatable bit for bit); the update is float32. SimCLR's code takes ||grad + wd param|| in the
+ * denominator instead; this is the paper's form. lr, momentum, weight_decay >= 0, eta > 0, all finite. */
+int qy_lars_step(int dev, void* stream, float* param, const float* grad, float* momentum_buf, int64_t n, float lr,
+                 float momentum, float weight_decay, float eta, int adapt);
 
 /* ---- log-softmax and negative log-likelihood --------------------------------------------------------------- */
 int qy_log_softmax_fwd(int dev, void* stream, const float* x, float* y, int n, int c);

@@ -522,30 +522,59 @@ int qy_crop_flip(int dev, void* stream, const float* x, float* y, int n, int h, 
     return DISPATCH(crop_flip, x, y, n, h, w, c, pad, seed, step);
 }
 
+// ---- SimCLR pretraining: augmented views and LARS -------------------------------------------------------------
+
+static_assert(sizeof(qy_simclr_params) == 10 * sizeof(float), "the binding passes qy_simclr_params as float[10]");
+
 int qy_simclr_augment(int dev, void* stream, const float* x, float* y, int n, int h, int w, int c, const float* mean,
-                      const float* std, float scale_min, float p_flip, float p_jitter, float brightness, float contrast,
-                      float saturation, float hue, float p_gray, uint64_t seed, uint64_t step, uint32_t view) {
+                      const float* std, const qy_simclr_params* params, uint64_t seed, uint64_t step, uint32_t view) {
     const char* op = "qy_simclr_augment";
     CHECK_DEV(op);
-    if (n <= 0 || h <= 0 || w <= 0 || c <= 0 || c > 4) FAIL("%s: bad shape x=[%d,%d,%d,%d] (1 to 4 channels)", op, n, h, w, c);
+    if (n <= 0 || h <= 0 || w <= 0 || (c != 1 && c != 3))
+        FAIL("%s: bad shape x=[%d,%d,%d,%d] (need n, h, w >= 1 and c = 1 or 3)", op, n, h, w, c);
     NONNULL(op, x);
     NONNULL(op, y);
     NONNULL(op, mean);
     NONNULL(op, std);
-    for (int k = 0; k < c; ++k)
-        if (!std::isfinite(mean[k]) || !(std[k] > 0) || !std::isfinite(std[k]))
-            FAIL("%s: channel %d needs a finite mean and a positive finite std, got %g and %g", op, k, mean[k], std[k]);
-    if (!(scale_min > 0 && scale_min <= 1)) FAIL("%s: scale_min must be in (0, 1], got %g", op, scale_min);
-    if (!(p_flip >= 0 && p_flip <= 1) || !(p_jitter >= 0 && p_jitter <= 1) || !(p_gray >= 0 && p_gray <= 1))
-        FAIL("%s: probabilities must be in [0, 1], got flip %g, jitter %g, gray %g", op, p_flip, p_jitter, p_gray);
-    if (!(brightness >= 0 && brightness <= 1) || !(contrast >= 0 && contrast <= 1) || !(saturation >= 0 && saturation <= 1))
-        FAIL("%s: brightness, contrast and saturation strengths must be in [0, 1], got %g, %g, %g", op, brightness, contrast, saturation);
-    if (!(hue >= 0 && hue <= 0.5f)) FAIL("%s: hue must be in [0, 0.5], got %g", op, hue);
+    NONNULL(op, params);
     const int64_t bytes = (int64_t)n * h * w * c * (int64_t)sizeof(float);
     const char *xb = (const char*)x, *yb = (const char*)y;
     if (xb < yb + bytes && yb < xb + bytes) FAIL("%s: x and y overlap (x=[%d,%d,%d,%d])", op, n, h, w, c);
-    const qy::SimclrParams p{scale_min, p_flip, p_jitter, brightness, contrast, saturation, hue, p_gray};
-    return DISPATCH(simclr_augment, x, y, n, h, w, c, mean, std, p, seed, step, view);
+    for (int ch = 0; ch < c; ++ch)
+        if (!std::isfinite(mean[ch]) || !(std[ch] > 0) || !std::isfinite(std[ch]))
+            FAIL("%s: channel %d needs a finite mean and std > 0, got mean %g std %g (x=[%d,%d,%d,%d])", op, ch,
+                 mean[ch], std[ch], n, h, w, c);
+    const qy_simclr_params& p = *params;
+    auto prob = [](float v) { return v >= 0.0f && v <= 1.0f; };
+    auto strength = [](float v) { return v >= 0.0f && std::isfinite(v); };
+    if (!(p.scale_min > 0.0f && p.scale_min <= 1.0f))
+        FAIL("%s: scale_min must be in (0, 1], got %g", op, p.scale_min);
+    if (!(p.ratio_min > 0.0f && p.ratio_min <= p.ratio_max && std::isfinite(p.ratio_max)))
+        FAIL("%s: need 0 < ratio_min <= ratio_max, finite; got %g, %g", op, p.ratio_min, p.ratio_max);
+    if (!prob(p.flip_p) || !prob(p.jitter_p) || !prob(p.gray_p))
+        FAIL("%s: probabilities must be in [0, 1]; got flip %g, jitter %g, gray %g", op, p.flip_p, p.jitter_p,
+             p.gray_p);
+    if (!strength(p.brightness) || !strength(p.contrast) || !strength(p.saturation) || !(p.hue >= 0.0f && p.hue <= 0.5f))
+        FAIL("%s: jitter strengths must be >= 0 and finite, hue in [0, 0.5]; got %g, %g, %g, %g", op, p.brightness,
+             p.contrast, p.saturation, p.hue);
+    if (view >= (1u << 26)) FAIL("%s: view must be below 2^26, got %u", op, view);
+    return DISPATCH(simclr_augment, x, y, n, h, w, c, mean, std, params, seed, step, view);
+}
+
+int qy_lars_step(int dev, void* stream, float* param, const float* grad, float* momentum_buf, int64_t n, float lr,
+                 float momentum, float weight_decay, float eta, int adapt) {
+    const char* op = "qy_lars_step";
+    CHECK_DEV(op);
+    POSITIVE(op, n);
+    NONNULL(op, param);
+    NONNULL(op, grad);
+    NONNULL(op, momentum_buf);
+    auto nonneg = [](float v) { return v >= 0.0f && std::isfinite(v); };
+    if (!nonneg(lr) || !nonneg(momentum) || !nonneg(weight_decay) || !(eta > 0.0f && std::isfinite(eta)))
+        FAIL("%s: need lr, momentum, weight decay >= 0 and eta > 0, all finite; got lr=%g momentum=%g wd=%g eta=%g "
+             "(n=%lld)",
+             op, lr, momentum, weight_decay, eta, (long long)n);
+    return DISPATCH(lars_step, param, grad, momentum_buf, n, lr, momentum, weight_decay, eta, adapt);
 }
 
 // ---- log-softmax and NLL -------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@
 #include <cstdint>
 
 #include "quarry.h"
-#include "simclr.h"
 
 int qy_set_error(int code, const char* fmt, ...);
 
@@ -35,8 +34,6 @@ QY_BACKEND_OP(fill_normal, float* out, int64_t n, uint64_t seed, uint32_t stream
 QY_BACKEND_OP(add, const float* a, const float* b, float* y, int64_t n)
 QY_BACKEND_OP(axpy, float alpha, const float* x, float* y, int64_t n)
 QY_BACKEND_OP(swap01, const float* x, float* y, int64_t na, int64_t nb, int64_t nc)
-QY_BACKEND_OP(simclr_augment, const float* x, float* y, int n, int h, int w, int c, const float* mean, const float* std,
-              qy::SimclrParams p, uint64_t seed, uint64_t step, uint32_t view)
 QY_BACKEND_OP(l2norm_rows_fwd, const float* x, float* y, float* invnorm, int64_t n, int64_t d)
 QY_BACKEND_OP(l2norm_rows_bwd, const float* y, const float* invnorm, const float* dy, float* dx, int64_t n, int64_t d)
 QY_BACKEND_OP(relu_fwd, const float* x, float* y, int64_t n)
@@ -64,6 +61,11 @@ QY_BACKEND_OP(linear_bwd_weight, const float* x, const float* dy, float* dwt, fl
 QY_BACKEND_OP(dropout, const float* x, float* y, int64_t rows, int64_t spatial, int64_t units, float p, uint64_t seed,
               uint32_t layer, uint64_t k0, int64_t rows_per_sample)
 QY_BACKEND_OP(crop_flip, const float* x, float* y, int n, int h, int w, int c, int pad, uint64_t seed, uint64_t step)
+// SimCLR pretraining (cpu/ssl_augment.cpp, cpu/lars.cpp and their CUDA twins).
+QY_BACKEND_OP(simclr_augment, const float* x, float* y, int n, int h, int w, int c, const float* mean, const float* std,
+              const qy_simclr_params* params, uint64_t seed, uint64_t step, uint32_t view)
+QY_BACKEND_OP(lars_step, float* param, const float* grad, float* momentum_buf, int64_t n, float lr, float momentum,
+              float weight_decay, float eta, int adapt)
 QY_BACKEND_OP(log_softmax_fwd, const float* x, float* y, int n, int c)
 QY_BACKEND_OP(log_softmax_bwd, const float* y, const float* dy, float* dx, int n, int c)
 QY_BACKEND_OP(nll_fwd, const float* logp, const int32_t* labels, float* loss, int n, int c, float smoothing)

@@ -44,7 +44,6 @@
 #include <vector>
 
 #include "quarry.h"
-#include "../src/simclr.h"  // the per-image draw only; the pixel math below is re-implemented in double
 
 namespace {
 
@@ -2074,167 +2073,6 @@ void fd_pair(Test& t, const std::string& what, const VecD& fd, const VecD& ref_g
 }
 
 
-// ---- tests: SimCLR augmentation --------------------------------------------------------------------------------
-
-namespace ref {
-// The SimCLR pipeline of quarry.h in double, given the op's own per-image draw.
-VecD simclr(const Vec& x, int n, int h, int w, int c, const std::vector<float>& mean, const std::vector<float>& sd,
-            const qy::SimclrParams& p, uint64_t seed, uint64_t step, uint32_t view) {
-    VecD y(x.size());
-    auto cl = [](double v) { return std::min(1.0, std::max(0.0, v)); };
-    auto gray = [c](const double* v) {
-        if (c == 3) return 0.299 * v[0] + 0.587 * v[1] + 0.114 * v[2];
-        double s = 0;
-        for (int k = 0; k < c; ++k) s += v[k];
-        return s / c;
-    };
-    for (int i = 0; i < n; ++i) {
-        const qy::SimclrDraw d = qy::simclr_draw(seed, step, (uint32_t)i, view, h, w, p);
-        std::vector<double> px((size_t)h * w * c);
-        for (int a = 0; a < h; ++a)
-            for (int b = 0; b < w; ++b) {
-                int bb = d.flip ? w - 1 - b : b;
-                double sy = d.top + (a + 0.5) * d.ch / h - 0.5, sx = d.left + (bb + 0.5) * d.cw / w - 0.5;
-                sy = std::min(std::max(sy, (double)d.top), (double)(d.top + d.ch - 1));
-                sx = std::min(std::max(sx, (double)d.left), (double)(d.left + d.cw - 1));
-                int y0 = (int)std::floor(sy), x0 = (int)std::floor(sx);
-                int y1 = std::min(y0 + 1, d.top + d.ch - 1), x1 = std::min(x0 + 1, d.left + d.cw - 1);
-                double fy = sy - y0, fx = sx - x0;
-                for (int k = 0; k < c; ++k) {
-                    auto at = [&](int yy, int xx) { return (double)x[(((size_t)i * h + yy) * w + xx) * c + k]; };
-                    double v = (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
-                    v = v * sd[k] + mean[k];
-                    if (d.jitter) v = cl(v * d.bf);
-                    px[((size_t)a * w + b) * c + k] = v;
-                }
-            }
-        double m = 0;
-        if (d.jitter) {
-            for (int q = 0; q < h * w; ++q) m += gray(&px[(size_t)q * c]);
-            m /= (double)h * w;
-        }
-        for (int q = 0; q < h * w; ++q) {
-            double* v = &px[(size_t)q * c];
-            if (d.jitter) {
-                for (int k = 0; k < c; ++k) v[k] = cl((v[k] - m) * d.cf + m);
-                if (c == 3) {
-                    double g = gray(v);
-                    for (int k = 0; k < 3; ++k) v[k] = cl((v[k] - g) * d.sf + g);
-                    // RGB -> HSV (hue in turns), shift, back
-                    double mx = std::max({v[0], v[1], v[2]}), mn = std::min({v[0], v[1], v[2]}), del = mx - mn;
-                    double sat = mx > 0 ? del / mx : 0, hue = 0;
-                    if (del > 0) {
-                        if (mx == v[0]) hue = (v[1] - v[2]) / del;
-                        else if (mx == v[1]) hue = (v[2] - v[0]) / del + 2;
-                        else hue = (v[0] - v[1]) / del + 4;
-                        hue /= 6;
-                    }
-                    hue += d.hshift;
-                    hue -= std::floor(hue);
-                    // HSV -> RGB through the piecewise-linear channel functions
-                    auto f = [&](double nn) {
-                        double kk = std::fmod(nn + hue * 6, 6.0);
-                        return mx - mx * sat * std::max(0.0, std::min({kk, 4 - kk, 1.0}));
-                    };
-                    double r = f(5), gg = f(3), bl = f(1);
-                    v[0] = cl(r), v[1] = cl(gg), v[2] = cl(bl);
-                }
-            }
-            if (d.gray && c == 3) v[0] = v[1] = v[2] = gray(v);
-            for (int k = 0; k < c; ++k) y[((size_t)i * h * w + q) * c + k] = (v[k] - mean[k]) / sd[k];
-        }
-    }
-    return y;
-}
-}  // namespace ref
-
-struct Simclr {
-    int n, h, w, c;
-    qy::SimclrParams p;
-    std::string str() const { return format("n=%d %dx%dx%d scale_min=%g jitter=%g", n, h, w, c, p.scale_min, p.p_jitter); }
-};
-
-Vec simclr_run(Session& s, const Simclr& a, const Vec& x, const std::vector<float>& mean, const std::vector<float>& sd, uint64_t seed,
-               uint64_t step, uint32_t view) {
-    int64_t sz = (int64_t)a.n * a.h * a.w * a.c;
-    float* y = s.out(sz);
-    QY(qy_simclr_augment, s.dev, s.stream, s.in(x), y, a.n, a.h, a.w, a.c, mean.data(), sd.data(), a.p.scale_min, a.p.p_flip,
-       a.p.p_jitter, a.p.brightness, a.p.contrast, a.p.saturation, a.p.hue, a.p.p_gray, seed, step, view);
-    return s.get(y, sz);
-}
-
-// Images drawn as u8-like pixels in [0, 1], normalised with per-channel statistics, as data sets hand them over.
-Vec simclr_images(const Simclr& a, const std::vector<float>& mean, const std::vector<float>& sd) {
-    Vec x = uniform((size_t)a.n * a.h * a.w * a.c, 0.0f, 1.0f);
-    for (size_t i = 0; i < x.size(); ++i) x[i] = (x[i] - mean[i % a.c]) / sd[i % a.c];
-    return x;
-}
-
-void test_simclr(Test& t, const Simclr& a) {
-    std::vector<float> mean = {0.49f, 0.48f, 0.45f, 0.5f}, sd = {0.25f, 0.24f, 0.26f, 0.3f};
-    mean.resize(a.c), sd.resize(a.c);
-    Vec x = simclr_images(a, mean, sd);
-    Outs o = cpu_case("simclr_augment " + a.str(), [=](Session& s) { return Outs{{"y", simclr_run(s, a, x, mean, sd, 11, 7, 1)}}; }, 1e-5);
-    // float pixel math against double: clamps and hue sectors can only move an element by float rounding
-    close(t, "simclr vs float64", o[0].v, ref::simclr(x, a.n, a.h, a.w, a.c, mean, sd, a.p, 11, 7, 1), 1e-4);
-}
-
-void test_simclr_special_cases(Test& t) {
-    const int n = 3, h = 12, w = 12, c = 3;
-    std::vector<float> mean = {0.4f, 0.5f, 0.6f}, sd = {0.2f, 0.25f, 0.3f};
-    Simclr off{n, h, w, c, {1.0f, 0.0f, 0.0f, 0.4f, 0.4f, 0.4f, 0.1f, 0.0f}};
-    Vec x = simclr_images(off, mean, sd);
-    auto run = [&](const Simclr& a) { return run_on(QY_DEV_CPU, nullptr, [&](Session& s) { return Outs{{"y", simclr_run(s, a, x, mean, sd, 3, 0, 0)}}; })[0].v; };
-    // scale 1 on a square image: the whole image, resampled at its own pixel centres, i.e. the identity
-    close(t, "all off = identity", run(off), to_d(x), 1e-5);
-    Simclr flip = off;
-    flip.p.p_flip = 1.0f;
-    VecD mirror(x.size());
-    for (int i = 0; i < n; ++i)
-        for (int a = 0; a < h; ++a)
-            for (int b = 0; b < w; ++b)
-                for (int k = 0; k < c; ++k) mirror[(((size_t)i * h + a) * w + b) * c + k] = x[(((size_t)i * h + a) * w + (w - 1 - b)) * c + k];
-    close(t, "flip only = mirror", run(flip), mirror, 1e-5);
-    Simclr gray = off;
-    gray.p.p_gray = 1.0f;
-    VecD luma(x.size());
-    for (size_t q = 0; q < x.size() / c; ++q) {
-        double l = 0.299 * (x[q * 3] * sd[0] + mean[0]) + 0.587 * (x[q * 3 + 1] * sd[1] + mean[1]) + 0.114 * (x[q * 3 + 2] * sd[2] + mean[2]);
-        for (int k = 0; k < c; ++k) luma[q * 3 + k] = (l - mean[k]) / sd[k];
-    }
-    close(t, "grayscale only = luma in every channel", run(gray), luma, 1e-5);
-}
-
-void test_simclr_draws_and_streams(Test& t) {
-    const qy::SimclrParams p{0.2f, 0.5f, 0.8f, 0.4f, 0.4f, 0.4f, 0.1f, 0.2f};
-    const int h = 32, w = 32, draws = 4000;
-    int flips = 0, jitters = 0, grays = 0;
-    double amin = 1, amax = 0;
-    for (int i = 0; i < draws; ++i) {
-        qy::SimclrDraw d = qy::simclr_draw(5, 9, (uint32_t)i, 0, h, w, p);
-        flips += d.flip, jitters += d.jitter, grays += d.gray;
-        double area = (double)d.ch * d.cw / (h * w);
-        amin = std::min(amin, area), amax = std::max(amax, area);
-        t.expect(d.top >= 0 && d.left >= 0 && d.top + d.ch <= h && d.left + d.cw <= w, "crop box inside the image");
-        t.expect(d.bf >= 0.6f && d.bf <= 1.4f && std::fabs(d.hshift) <= 0.1f, "jitter factors in range");
-    }
-    t.expect(std::abs(flips - draws / 2) < 200, format("flip frequency %d / %d", flips, draws));
-    t.expect(std::abs(jitters - draws * 4 / 5) < 160, format("jitter frequency %d / %d", jitters, draws));
-    t.expect(std::abs(grays - draws / 5) < 160, format("grayscale frequency %d / %d", grays, draws));
-    t.expect(amin < 0.25 && amax > 0.95, format("crop areas span [%.3f, %.3f] of [0.2, 1]", amin, amax));
-    Simclr a{4, 9, 11, 3, p};
-    std::vector<float> mean = {0.5f, 0.5f, 0.5f}, sd = {0.25f, 0.25f, 0.25f};
-    Vec x = simclr_images(a, mean, sd);
-    auto run = [&](uint64_t step, uint32_t view) {
-        return run_on(QY_DEV_CPU, nullptr, [&](Session& s) { return Outs{{"y", simclr_run(s, a, x, mean, sd, 21, step, view)}}; })[0].v;
-    };
-    Vec v0 = run(3, 0);
-    t.expect(v0 == run(3, 0), "same (seed, step, view), same view");
-    t.expect(v0 != run(3, 1), "another view differs");
-    t.expect(v0 != run(4, 0), "another step differs");
-}
-
-
 namespace ref {
 VecD l2norm_rows(const VecD& x, int64_t n, int64_t d) {
     VecD y(x.size());
@@ -2517,22 +2355,6 @@ void test_crop_flip_errors(Test& t) {
     t.expect(std::all_of(buf.begin(), buf.end(), [](float v) { return v == 1.0f; }), "a rejected call wrote x");
 }
 
-void test_simclr_errors(Test& t) {
-    Vec buf(2 * 4 * 4 * 3, 0.5f), out(buf.size(), 2.0f);
-    const float mean[5] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f}, sd[5] = {0.2f, 0.2f, 0.2f, 0.2f, 0.2f}, zero_sd[3] = {0.2f, 0.0f, 0.2f};
-    const int cpu = QY_DEV_CPU, E = QY_ERR_INVALID;
-    const char* op = "qy_simclr_augment";
-    auto call = [&](int c, const float* s, float scale, float pf, float hue, float* y) {
-        return qy_simclr_augment(cpu, nullptr, buf.data(), y, 2, 4, 4, c, mean, s, scale, pf, 0.8f, 0.4f, 0.4f, 0.4f, hue, 0.2f, 1, 0, 0);
-    };
-    expect_status(t, "5 channels", call(5, sd, 0.08f, 0.5f, 0.1f, out.data()), E, op);
-    expect_status(t, "std 0", call(3, zero_sd, 0.08f, 0.5f, 0.1f, out.data()), E, op);
-    expect_status(t, "scale_min 0", call(3, sd, 0.0f, 0.5f, 0.1f, out.data()), E, op);
-    expect_status(t, "p_flip 1.5", call(3, sd, 0.08f, 1.5f, 0.1f, out.data()), E, op);
-    expect_status(t, "hue 0.6", call(3, sd, 0.08f, 0.5f, 0.6f, out.data()), E, op);
-    expect_status(t, "y == x", call(3, sd, 0.08f, 0.5f, 0.1f, buf.data()), E, op);
-    t.expect(std::all_of(out.begin(), out.end(), [](float v) { return v == 2.0f; }), "a rejected call wrote y");
-}
 
 // CUDA requested where there is none: QY_ERR_NO_DEVICE, from the runtime calls and from an op.
 void test_no_device(Test& t, int count_rc, int count) {
@@ -2642,14 +2464,6 @@ int main() {
     run_test("relu fwd/bwd n=1003", [](Test& t) { test_relu(t, 1003); });
     run_test("relu fwd/bwd n=1048579", [](Test& t) { test_relu(t, (1 << 20) + 3); });
     run_test("swap01 7x5x3", [](Test& t) { test_swap01(t, 7, 5, 3); });
-    for (const Simclr& a : {Simclr{5, 13, 17, 3, {0.08f, 0.5f, 0.8f, 0.4f, 0.4f, 0.4f, 0.1f, 0.2f}},
-                            Simclr{4, 28, 28, 1, {0.2f, 0.5f, 0.8f, 0.4f, 0.4f, 0.4f, 0.1f, 0.2f}},
-                            Simclr{3, 32, 32, 3, {0.5f, 0.5f, 1.0f, 0.8f, 0.8f, 0.8f, 0.5f, 0.0f}},
-                            Simclr{2, 7, 5, 2, {0.3f, 0.5f, 1.0f, 0.4f, 0.4f, 0.0f, 0.0f, 0.0f}}})
-        run_test("simclr_augment " + a.str(), [&](Test& t) { test_simclr(t, a); });
-    run_test("simclr_augment special cases", test_simclr_special_cases);
-    run_test("simclr_augment draws and streams", test_simclr_draws_and_streams);
-    run_test("simclr_augment errors", test_simclr_errors);
     run_test("l2norm_rows n=5 d=7", [](Test& t) { test_l2norm_rows(t, 5, 7); });
     run_test("l2norm_rows n=3 d=129", [](Test& t) { test_l2norm_rows(t, 3, 129); });
     run_test("swap01 1x9x10", [](Test& t) { test_swap01(t, 1, 9, 10); });

@@ -28,7 +28,7 @@ import org.apache.commons.cli.Options;
 final class PretrainCommand {
     private PretrainCommand() {}
 
-    /** SimCLR's CIFAR recipe scaled to a CPU: batch 256, cosine schedule with a warm-up epoch; Adam (LARS pays off at large batches). */
+    /** SimCLR's CIFAR recipe scaled to a CPU: batch 256, cosine schedule with a warm-up epoch; Adam (--optimizer lars for large batches). */
     static final String[] DEFAULTS = {"--model", "resnet", "--epochs", "10", "--epoch-samples", "0", "--patience", "0", "--batch-size", "256",
             "--optimizer", "adam", "--lr", "1e-3", "--weight-decay", "1e-6", "--schedule", "cosine", "--warmup-epochs", "1", "--val", "0"};
 
@@ -56,7 +56,7 @@ final class PretrainCommand {
             TrainConfig tc = AlOptions.trainConfig(cl, dataset);
             pc = new Pretrainer.Config(method, tc, (float) Args.doubleOption(cl, "tau", method.equals("moco") ? 0.2 : 0.5),
                     Args.intOption(cl, "proj-dim", 128), Args.intOption(cl, "queue", 4096), (float) Args.doubleOption(cl, "momentum-key", 0.99),
-                    SimclrAugment.cifarDefaults().withScaleMin((float) Args.doubleOption(cl, "crop-scale", 0.08)));
+                    withScaleMin(SimclrAugment.cifar(), (float) Args.doubleOption(cl, "crop-scale", 0.08)));
             data = Datasets.load(dataset, Path.of(cl.getOptionValue("data-dir", Datasets.defaultDir(dataset).toString())), seed,
                     Args.intOption(cl, "copies", 3), Args.intOption(cl, "train-limit", 0));
             Models.check(model, 0f, "none", data.train());
@@ -110,5 +110,10 @@ final class PretrainCommand {
             out.printf("quarry pretrain: %s, %d steps, loss %.4f -> %.4f, %.0f s; wrote %s%n", method, r.steps(), r.epochLoss()[0],
                     r.epochLoss()[r.epochLoss().length - 1], seconds, outDir.resolve("encoder.safetensors"));
         return 0;
+    }
+
+    private static SimclrAugment withScaleMin(SimclrAugment a, float scaleMin) {
+        return new SimclrAugment(scaleMin, a.ratioMin(), a.ratioMax(), a.flipP(), a.jitterP(), a.brightness(), a.contrast(), a.saturation(), a.hue(),
+                a.grayP());
     }
 }

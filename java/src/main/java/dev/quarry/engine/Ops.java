@@ -105,19 +105,6 @@ public final class Ops {
         call(QuarryNative.qy_swap01(d.code(), d.stream(), x.address(), y.address(), x.dim(0), x.dim(1), nc), "swap01", x, y);
     }
 
-    /**
-     * One SimCLR view of every image of x [n][h][w][c] into out (same shape); mean and std (c values) are the
-     * normalisation of x. The draw is a function of (seed, step, image, view): quarry.h, qy_simclr_augment.
-     */
-    public static void simclrAugment(Tensor x, Tensor out, float[] mean, float[] std, float scaleMin, float pFlip, float pJitter, float brightness,
-                                     float contrast, float saturation, float hue, float pGray, long seed, long step, int view) {
-        Device d = operands("simclr_augment", x, out);
-        expect(x.rank() == 4 && Arrays.equals(x.shape(), out.shape()), "simclr_augment", "need x and out [n][h][w][c] of one shape", x, out);
-        expect(mean.length == x.dim(3) && std.length == x.dim(3), "simclr_augment", "mean and std need " + x.dim(3) + " channel values", x, out);
-        call(QuarryNative.qy_simclr_augment(d.code(), d.stream(), x.address(), out.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), mean, std,
-                scaleMin, pFlip, pJitter, brightness, contrast, saturation, hue, pGray, seed, step, view), "simclr_augment", x, out);
-    }
-
     /** y = x / ||x|| per row of x [n][d]; invnorm [n] keeps 1 / ||x|| for the backward pass. */
     public static void l2NormRowsForward(Tensor x, Tensor y, Tensor invnorm) {
         Device d = operands("l2norm_rows_fwd", x, y, invnorm);
@@ -345,6 +332,43 @@ public final class Ops {
         expect(pad >= 0 && pad <= Math.min(x.dim(1), x.dim(2)), "crop_flip", "pad " + pad + " outside [0, min(h, w)]", x, out);
         call(QuarryNative.qy_crop_flip(d.code(), d.stream(), x.address(), out.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), pad, seed, step),
                 "crop_flip", x, out);
+    }
+
+    // ---- SimCLR pretraining: augmented views and LARS
+
+    /**
+     * One SimCLR view of every image of x [n][h][w][c] (c = 1 or 3, normalised units) into out (same shape, another
+     * tensor): random resized crop, flip, colour jitter and grayscale as quarry.h documents for qy_simclr_augment.
+     * meanC and stdC hold the c per-channel statistics of the normalisation; params is qy_simclr_params in field order
+     * ({@code dev.quarry.ssl.SimclrAugment#toArray}). The choices are Philox draws of (seed, step, index in the batch,
+     * view), identical on CPU and CUDA; two views of a batch use view 0 and view 1.
+     */
+    public static void simclrAugment(Tensor x, Tensor out, float[] meanC, float[] stdC, float[] params, long seed, long step, int view) {
+        String op = "simclr_augment";
+        Device d = operands(op, x, out);
+        expect(x.rank() == 4 && (x.dim(3) == 1 || x.dim(3) == 3), op, "x must be [n][h][w][c] with c = 1 or 3", x, out);
+        sameShape(op, x, out, x, out);
+        expect(x != out && x.address() != out.address(), op, "out must be another tensor than x", x, out);
+        int c = x.dim(3);
+        expect(meanC != null && stdC != null && meanC.length == c && stdC.length == c, op,
+                "need " + c + " channel means and stds, got " + (meanC == null ? "null" : meanC.length) + " and " + (stdC == null ? "null" : stdC.length), x, out);
+        expect(params != null && params.length == 10, op, "params must be the 10 floats of qy_simclr_params", x, out);
+        expect(view >= 0 && view < (1 << 26), op, "view " + view + " outside [0, 2^26)", x, out);
+        call(QuarryNative.qy_simclr_augment(d.code(), d.stream(), x.address(), out.address(), x.dim(0), x.dim(1), x.dim(2), c, meanC, stdC, params,
+                seed, step, view), op, x, out);
+    }
+
+    /**
+     * One LARS step on one parameter tensor (quarry.h, qy_lars_step): with {@code adapt}, trust = eta ||w|| /
+     * (||g|| + wd ||w||) (1 when a norm is 0) and weight decay; without (biases, batch-norm parameters), trust 1 and no
+     * decay. v = momentum v + lr trust (g + wd w); w -= v. The norms are computed on the tensors' device.
+     */
+    public static void larsStep(Tensor param, Tensor grad, Tensor momentumBuf, float lr, float momentum, float weightDecay, float eta, boolean adapt) {
+        Tensor[] all = {param, grad, momentumBuf};
+        Device d = operands("lars_step", all);
+        expect(param.numel() == grad.numel() && momentumBuf.numel() == param.numel(), "lars_step", "sizes differ", all);
+        call(QuarryNative.qy_lars_step(d.code(), d.stream(), param.address(), grad.address(), momentumBuf.address(), param.numel(), lr, momentum,
+                weightDecay, eta, adapt ? 1 : 0), "lars_step", all);
     }
 
     // ---- log-softmax and NLL

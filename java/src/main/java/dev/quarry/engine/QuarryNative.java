@@ -65,9 +65,6 @@ public final class QuarryNative {
     public static native int qy_axpy(int dev, @Cast("void*") long stream, float alpha, @Cast("const float*") long x, @Cast("float*") long y, long n);
     public static native int qy_l2norm_rows_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, @Cast("float*") long invnorm, long n, long d);
     public static native int qy_l2norm_rows_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long y, @Cast("const float*") long invnorm, @Cast("const float*") long dy, @Cast("float*") long dx, long n, long d);
-    public static native int qy_simclr_augment(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, int n, int h, int w, int c,
-            @Cast("const float*") float[] mean, @Cast("const float*") float[] std, float scaleMin, float pFlip, float pJitter, float brightness, float contrast,
-            float saturation, float hue, float pGray, @Cast("uint64_t") long seed, @Cast("uint64_t") long step, @Cast("uint32_t") int view);
     public static native int qy_swap01(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, long na, long nb, long nc);
     public static native int qy_relu_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, long n);
     public static native int qy_relu_bwd(int dev, @Cast("void*") long stream, @Cast("const float*") long y, @Cast("const float*") long dy, @Cast("float*") long dx, long n);
@@ -106,6 +103,13 @@ public final class QuarryNative {
     // ---- data augmentation
     public static native int qy_crop_flip(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, int n, int h, int w, int c, int pad,
             @Cast("uint64_t") long seed, @Cast("uint64_t") long step);
+
+    // ---- SimCLR pretraining: augmented views and LARS (mean, std: c floats; params: qy_simclr_params as float[10])
+    public static native int qy_simclr_augment(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, int n, int h, int w, int c,
+            @Cast("const float*") float[] mean, @Cast("const float*") float[] std, @Cast("const qy_simclr_params*") float[] params,
+            @Cast("uint64_t") long seed, @Cast("uint64_t") long step, @Cast("uint32_t") int view);
+    public static native int qy_lars_step(int dev, @Cast("void*") long stream, @Cast("float*") long param, @Cast("const float*") long grad, @Cast("float*") long momentumBuf, long n,
+            float lr, float momentum, float weightDecay, float eta, int adapt);
 
     // ---- log-softmax and NLL
     public static native int qy_log_softmax_fwd(int dev, @Cast("void*") long stream, @Cast("const float*") long x, @Cast("float*") long y, int n, int c);

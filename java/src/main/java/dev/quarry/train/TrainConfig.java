@@ -1,6 +1,7 @@
 package dev.quarry.train;
 
 import dev.quarry.nn.Adam;
+import dev.quarry.nn.Lars;
 import dev.quarry.nn.Optimizer;
 import dev.quarry.nn.Param;
 import dev.quarry.nn.Sgd;
@@ -19,7 +20,7 @@ public record TrainConfig(String optimizer, float lr, float weightDecay, float m
                           int augmentPad) {
     public TrainConfig {
         optimizer = optimizer.toLowerCase(Locale.ROOT);
-        if (!optimizer.matches("adam|adamw|sgd")) throw new IllegalArgumentException("unknown optimizer '" + optimizer + "' (known: adam, adamw, sgd)");
+        if (!optimizer.matches("adam|adamw|sgd|lars")) throw new IllegalArgumentException("unknown optimizer '" + optimizer + "' (known: adam, adamw, sgd, lars)");
         if (!(lr > 0) || Float.isInfinite(lr)) throw new IllegalArgumentException("learning rate must be positive and finite, got " + lr);
         if (!(weightDecay >= 0)) throw new IllegalArgumentException("weight decay must be >= 0, got " + weightDecay);
         if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new IllegalArgumentException("label smoothing must be in [0, 1), got " + labelSmoothing);
@@ -41,6 +42,7 @@ public record TrainConfig(String optimizer, float lr, float weightDecay, float m
         return switch (optimizer) {
             case "adam" -> new Adam(params, lr, 0.9f, 0.999f, 1e-8f, weightDecay, false);
             case "adamw" -> new Adam(params, lr, 0.9f, 0.999f, 1e-8f, weightDecay, true);
+            case "lars" -> new Lars(params, lr, momentum, weightDecay, Lars.SIMCLR_ETA, Lars::adapts);
             default -> new Sgd(params, lr, momentum, 0f, weightDecay, nesterov);
         };
     }

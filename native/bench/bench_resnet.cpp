@@ -708,7 +708,7 @@ bool write_json() {
 
 void add_result(const Result& r) {
     if (r.ok)
-        std::printf("%-34s %9.1f img/s (min %.1f, max %.1f) %10.3f ms/%s %7.2f TFLOP/s  %d reps x %d%s\n",
+        std::printf("%-34s %9.1f img/s (min %.1f, max %.1f) %10.3f ms/%s %7.3f TFLOP/s  %d reps x %d%s\n",
                     r.name().c_str(), r.ips(r.ms), r.ips(r.ms_max), r.ips(r.ms_min), r.ms,
                     r.group == "train" ? "step" : "pass", r.flops / r.ms * 1e-9, r.reps, r.steps,
                     r.group == "train" ? fmt(" steps; loss %.4f -> %.4f", r.loss_first, r.loss_last).c_str() : "");

@@ -131,7 +131,8 @@ def model_table(quarry, peer):
         "float32 (TF32 off), as Quarry computes; tf32 and bf16_amp (autocast) are PyTorch's faster modes. TFLOP/s "
         "counts conv and linear FLOPs only (a training step is 3x the forward).",
         "",
-        "| workload | Quarry img/s | Quarry TFLOP/s | " + " | ".join(f"PyTorch {p} img/s | ratio" for p in precisions) + " |",
+        "| workload | Quarry img/s | Quarry TFLOP/s | "
+        + " | ".join(f"PyTorch {p} img/s | ratio" for p in precisions) + " |",
         "|---|---:|---:|" + "---:|---:|" * len(precisions),
     ]
     matched = 0

@@ -358,7 +358,8 @@ cap_limit() { if [ "$STEP_LIMIT" -gt "$1" ]; then STEP_LIMIT="$1"; fi; }
 
 # model_rows LOG: "workload precision images/s" of each whole-model row of a bench_resnet / torch_resnet.py log.
 model_rows() {
-    grep -E '^(resnet18_train|convnet_mc)' "$1" 2>/dev/null | awk '{ print $1 " " $2 " " $3 ($4 == "img/s" ? " img/s" : "") }' |
+    grep -E '^(resnet18_train|convnet_mc)' "$1" 2>/dev/null |
+        awk '{ print $1 " " $2 " " $3 ($4 == "img/s" ? " img/s" : "") }' |
         paste -sd ';' - | sed -e 's/;/; /g' -e 's/|/\\|/g'
 }
 
@@ -401,7 +402,8 @@ for step in torch_resnet torch_ops; do
     elif can_run "$step"; then
         if [ "$step" = torch_resnet ]; then
             cap_limit "$RESNET_TIMEOUT"
-            run_step torch_resnet python3 "$ROOT/benchmarks/peers/torch_resnet.py" --device cuda --json "$RESNET_PEER_JSON"
+            run_step torch_resnet python3 "$ROOT/benchmarks/peers/torch_resnet.py" --device cuda \
+                --json "$RESNET_PEER_JSON"
             note="$(model_rows "$OUT/torch_resnet.log")"
         else
             run_step torch_ops python3 "$ROOT/benchmarks/peers/torch_ops.py" --device cuda --json "$PEER_JSON"

@@ -145,7 +145,8 @@ class Bench:
             self.device_name = (f"{props.name}, {props.total_memory / 2**30:.1f} GiB, cc {props.major}.{props.minor}, "
                                 f"CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}")
         else:
-            self.device_name = f"CPU ({platform.processor() or platform.machine()}), {torch.get_num_threads()} thread(s)"
+            cpu = platform.processor() or platform.machine()
+            self.device_name = f"CPU ({cpu}), {torch.get_num_threads()} thread(s)"
 
     def sync(self):
         if self.device.type == "cuda":
@@ -168,7 +169,8 @@ class Bench:
         ok = r["ok"] and r["ms"] and r["ms"] > 0
         ips = (lambda ms: r["images"] / ms * 1e3) if ok else (lambda ms: None)
         r["name"] = f"{r['workload']} {r['precision']}"
-        r["images_per_s"], r["images_per_s_min"], r["images_per_s_max"] = ips(r["ms"]), ips(r["ms_max"]), ips(r["ms_min"])
+        r["images_per_s"] = ips(r["ms"])
+        r["images_per_s_min"], r["images_per_s_max"] = ips(r["ms_max"]), ips(r["ms_min"])
         r["tflops"] = r["flops"] / r["ms"] * 1e-9 if ok else None
         if ok:
             unit = "step" if r["group"] == "train" else "pass"

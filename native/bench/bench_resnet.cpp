@@ -30,8 +30,8 @@
 // at batch 512 is tens of milliseconds, so the sync's latency is noise). Exit status: 0; 1 when a workload or a
 // check failed; 2 on a usage error or an unusable device.
 //
-// --check (about 15 s on 2 CPU cores, up to 45 s when they are shared): ResNet-18 at batch 2 on 12x12 images (odd sizes on the
-// way down: 12, 6, 3, 2), on the CPU:
+// --check (about 15 s on 2 CPU cores, up to 45 s when they are shared): ResNet-18 at batch 2 on 12x12 images (odd
+// sizes on the way down: 12, 6, 3, 2), on the CPU:
 //   1. every parameter gradient is finite and non-zero, and each of the 62 gradient tensors g_j agrees with a central
 //      finite difference of the loss along d_j = g_j / |g_j| + r_j (r_j a random unit vector): a missing, scaled or
 //      misrouted gradient (a shortcut or residual wired wrong) changes <g_j, d_j> against the measured slope;
@@ -689,9 +689,9 @@ bool write_json() {
         const Result& r = g.results[i];
         const bool t = r.ok && std::isfinite(r.ms) && r.ms > 0;
         std::fprintf(f,
-                     "    {\"name\": %s, \"workload\": %s, \"precision\": %s, \"group\": %s, \"ok\": %s, \"batch\": %d, "
-                     "\"chunk\": %d, \"steps\": %d, \"reps\": %d, \"warmup\": %d, \"images\": %s, \"ms\": %s, "
-                     "\"ms_min\": %s, \"ms_max\": %s, \"images_per_s\": %s, \"images_per_s_min\": %s, "
+                     "    {\"name\": %s, \"workload\": %s, \"precision\": %s, \"group\": %s, \"ok\": %s, "
+                     "\"batch\": %d, \"chunk\": %d, \"steps\": %d, \"reps\": %d, \"warmup\": %d, \"images\": %s, "
+                     "\"ms\": %s, \"ms_min\": %s, \"ms_max\": %s, \"images_per_s\": %s, \"images_per_s_min\": %s, "
                      "\"images_per_s_max\": %s, \"flops\": %s, \"tflops\": %s, \"loss_first\": %s, \"loss_last\": %s, "
                      "\"error\": %s}%s\n",
                      json_str(r.name()).c_str(), json_str(r.workload).c_str(), json_str(r.precision).c_str(),
@@ -869,8 +869,8 @@ void check_gradients(Check& c, const TrainCfg& cfg) {
         }
         dn = std::sqrt(dn);
         // Step: move the loss by about 2.5e-4 of itself, but never more than 1% of the tensor's norm (or of its
-        // size, for the zero-initialised batch-norm shifts). Measured at batch 3 and 2, 12x12: the worst relative error is
-        // 0.5-0.6% here, 2.5% at 4x the step (ReLU kinks and curvature), 1% at a quarter of it (float32 rounding).
+        // size, for the zero-initialised batch-norm shifts). Measured at batch 3 and 2, 12x12: the worst relative
+        // error is 0.5-0.6% here, 2.5% at 4x the step (ReLU kinks and curvature), 1% at a quarter of it (rounding).
         const double wn = std::max(norm(w0), 1e-2 * std::sqrt((double)p->n));
         const double eps = std::min(2.5e-4 * std::max(1.0, (double)loss0) / std::fabs(analytic), 1e-2 * wn / dn);
         auto loss_at = [&](double s) {
@@ -1011,7 +1011,8 @@ int run_check() {
                  fmt("convnet MC pool %d K %d chunks of %d: equals per-image runs with mask k (max diff %.2g), rows "
                      "are log-softmax (max |logsumexp| %.2g)",
                      pool, k, chunk, diff, lse));
-        c.expect(dropped_diff == pool * (k - 1), "convnet MC: consecutive samples of an image differ (masks vary with k)");
+        c.expect(dropped_diff == pool * (k - 1),
+                 "convnet MC: consecutive samples of an image differ (masks vary with k)");
     } catch (const std::exception& e) {
         c.expect(false, std::string("convnet MC: ") + e.what());
     }
@@ -1122,7 +1123,8 @@ int main(int argc, char** argv) {
     }
     if (check) return run_check();
     if (o.image < 8 || o.image % 8) {
-        std::fprintf(stderr, "bench_resnet: --image must be a multiple of 8 (three stride-2 stages), got %d\n", o.image);
+        std::fprintf(stderr, "bench_resnet: --image must be a multiple of 8 (three stride-2 stages), got %d\n",
+                     o.image);
         return 2;
     }
     g.start_ms = now_ms();

@@ -3,7 +3,11 @@
 
 usage: python3 benchmarks/gpu/compare.py QUARRY.json PYTORCH.json [--out TABLE.md]
 
-Rows follow QUARRY.json and are matched to PYTORCH.json by workload name. ratio = PyTorch ms / Quarry ms, so > 1
+Also takes bench_resnet's JSON with torch_resnet.py's (whole-model workloads, recognised by their images_per_s): one
+row per workload with Quarry's images/s and TFLOP/s, then PyTorch's images/s at each precision it ran (fp32 = TF32
+off, tf32, bf16_amp) and the ratio Quarry / PyTorch (> 1 means Quarry is faster).
+
+Kernel rows follow QUARRY.json and are matched to PYTORCH.json by workload name. ratio = PyTorch ms / Quarry ms, so > 1
 means Quarry is faster. GFLOP/s and GB/s are Quarry's at its median (FLOPs and fewest bytes as counted in
 native/bench/bench_ops.cpp). The last column lists PyTorch's variants (TF32, torch.compile, the 2-D GEMM joint
 entropy) with their own ratios. Below the table: the geometric mean of the ratios per group. Prints the markdown and,
@@ -105,6 +109,62 @@ def table(quarry, peer):
     return "\n".join(lines) + "\n", matched
 
 
+def is_model_doc(doc):
+    return any("images_per_s" in r for r in doc["results"])
+
+
+def model_table(quarry, peer):
+    """bench_resnet vs torch_resnet.py: images/s per workload, PyTorch at each of its precisions."""
+    precisions = []
+    peers = {}
+    for p in peer["results"]:
+        if p.get("precision") not in precisions:
+            precisions.append(p.get("precision"))
+        peers[(p.get("workload"), p.get("precision"))] = p
+    lines = [
+        "## Whole models: Quarry vs PyTorch (images/s)",
+        "",
+        f"Quarry: {quarry.get('device_name', '?')} (quarry {quarry.get('quarry_version', '?')}, bench_resnet, fp32). "
+        f"PyTorch: {peer.get('device_name', '?')} (torch {peer.get('torch_version', '?')}, torch_resnet.py).",
+        "",
+        "ratio = Quarry images/s / PyTorch images/s (> 1: Quarry faster), median reps after warm-up. fp32 is strict "
+        "float32 (TF32 off), as Quarry computes; tf32 and bf16_amp (autocast) are PyTorch's faster modes. TFLOP/s "
+        "counts conv and linear FLOPs only (a training step is 3x the forward).",
+        "",
+        "| workload | Quarry img/s | Quarry TFLOP/s | "
+        + " | ".join(f"PyTorch {p} img/s | ratio" for p in precisions) + " |",
+        "|---|---:|---:|" + "---:|---:|" * len(precisions),
+    ]
+    matched = 0
+    for q in quarry["results"]:
+        qv = q.get("images_per_s") if q.get("ok") else None
+        cells = [cell(q.get("workload", q.get("name", "?"))),
+                 f"{qv:.1f}" if qv else "FAILED: " + cell(q.get("error", ""))[:100],
+                 f"{q['tflops']:.3g}" if qv and q.get("tflops") else ""]
+        for prec in precisions:
+            p = peers.get((q.get("workload"), prec))
+            pv = p.get("images_per_s") if p and p.get("ok") else None
+            if p is None:
+                cells += ["(none)", ""]
+            elif not pv:
+                cells += ["FAILED: " + cell(p.get("error", ""))[:100], ""]
+            else:
+                cells += [f"{pv:.1f}", f"{qv / pv:.2f}" if qv else ""]
+                matched += 1 if qv else 0
+        lines.append("| " + " | ".join(cells) + " |")
+    qworks = {q.get("workload") for q in quarry["results"]}
+    for w in dict.fromkeys(p.get("workload") for p in peer["results"]):
+        if w not in qworks:
+            cells = [cell(w), "(none)", ""]
+            for prec in precisions:
+                p = peers.get((w, prec))
+                cells += [f"{p['images_per_s']:.1f}" if p and p.get("ok") else "", ""]
+            lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"{matched} workload/precision pair(s) timed by both.")
+    return "\n".join(lines) + "\n", matched
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("quarry_json")
@@ -116,7 +176,11 @@ def main():
     except (OSError, ValueError) as e:
         print(f"compare.py: {e}", file=sys.stderr)
         return 2
-    md, matched = table(quarry, peer)
+    if is_model_doc(quarry) != is_model_doc(peer):
+        print("compare.py: one file holds whole-model results (bench_resnet / torch_resnet.py), the other kernel "
+              "results", file=sys.stderr)
+        return 2
+    md, matched = (model_table if is_model_doc(quarry) else table)(quarry, peer)
     print(md, end="")
     if args.out:
         with open(args.out, "w") as f:

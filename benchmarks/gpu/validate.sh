@@ -9,9 +9,14 @@
 # with QUARRY_REQUIRE_GPU=1; run test_ops under compute-sanitizer memcheck and racecheck; the same three steps for
 # test_contrastive (the contrastive losses' suite: test_contrastive, contrastive_memcheck, contrastive_racecheck);
 # run test_ssl (the SimCLR augmentation and LARS suite) alone and under memcheck; then the benchmarks:
-# bench_ops (Quarry's kernels, OUT_DIR/bench_ops.json), benchmarks/peers/torch_ops.py (the same workloads in PyTorch,
-# OUT_DIR/torch_ops.json; skipped with a note when python3 cannot import torch) and benchmarks/gpu/compare.py (the
-# ratio table, OUT_DIR/compare.md, also appended to the report). Every step runs even when an earlier one failed
+# bench_ops (Quarry's kernels, OUT_DIR/bench_ops.json); resnet_check (bench_resnet --check with QUARRY_REQUIRE_GPU=1:
+# the composed ResNet-18 against finite differences, and its CUDA training steps and the ConvNet's MC inference against
+# the CPU's); bench_resnet (ResNet-18 CIFAR training at batch 512 and ConvNet MC inference, pool 10,000, K = 100,
+# OUT_DIR/bench_resnet.json); benchmarks/peers/torch_resnet.py (the same two in PyTorch at fp32, TF32 and bf16
+# autocast, OUT_DIR/torch_resnet.json); benchmarks/peers/torch_ops.py (bench_ops's workloads in PyTorch,
+# OUT_DIR/torch_ops.json; the PyTorch steps are skipped with a note when python3 cannot import torch); and
+# benchmarks/gpu/compare.py twice: compare (the kernel ratio table, OUT_DIR/compare.md) and resnet_compare (images/s
+# ratios, OUT_DIR/resnet_compare.md), both appended to the report. Every step runs even when an earlier one failed
 # (those that need test_ops, bench_ops or their JSON are skipped without them). Writes OUT_DIR/report.md (a table:
 # step, status, time, key numbers; rewritten after every step, so a run cut short still leaves one) and
 # OUT_DIR/<step>.log, the full output of each step. Exits 1 if any step failed (a failed or timed-out benchmark
@@ -20,8 +25,10 @@
 # Time: the whole run is held to QUARRY_TOTAL_BUDGET seconds (default 570, under a 10-minute limit on the device
 # call; 0 = no budget). Each step's limit is its own (QUARRY_STEP_TIMEOUT, default 1800, or QUARRY_BENCH_TIMEOUT,
 # default 300, for the benchmark steps) capped by what is left of the budget; the steps before the benchmarks also
-# leave QUARRY_BENCH_RESERVE seconds (default 210) for them. Expected on an H100: bench_ops ~1 min, torch_ops ~2 min
-# (torch.compile capped at 60 s), compare < 1 s.
+# leave QUARRY_BENCH_RESERVE seconds (default 300) for them; resnet_check, bench_resnet and torch_resnet are each also
+# capped at QUARRY_RESNET_TIMEOUT seconds (default 150) so that they cannot starve torch_ops. Expected on an H100:
+# bench_ops ~1 min, resnet_check ~20 s, bench_resnet and torch_resnet under a minute each (not yet measured),
+# torch_ops ~2 min (torch.compile capped at 60 s), compare < 1 s.
 #
 # Environment: the time limits above; QUARRY_SKIP (space-separated step names not to run, e.g. "memcheck racecheck",
 # reported as SKIP); QUARRY_CUDA_ARCHITECTURES (passed to CMake as CMAKE_CUDA_ARCHITECTURES, e.g. 90-real to build
@@ -39,13 +46,15 @@ BUILD="$ROOT/build-gpu"
 TEST="$BUILD/test_ops"
 CONTRASTIVE_TEST="$BUILD/test_contrastive"
 BENCH="$BUILD/bench_ops"
+RESNET="$BUILD/bench_resnet"
 STEP_TIMEOUT="${QUARRY_STEP_TIMEOUT:-1800}"
 BENCH_TIMEOUT="${QUARRY_BENCH_TIMEOUT:-300}"
 TOTAL_BUDGET="${QUARRY_TOTAL_BUDGET:-570}"
-BENCH_RESERVE="${QUARRY_BENCH_RESERVE:-210}"
+BENCH_RESERVE="${QUARRY_BENCH_RESERVE:-300}"
+RESNET_TIMEOUT="${QUARRY_RESNET_TIMEOUT:-150}"
 SKIP_STEPS=" ${QUARRY_SKIP:-} "
 BUILD_JOBS="${QUARRY_BUILD_JOBS:-$(nproc)}"
-for v in STEP_TIMEOUT BENCH_TIMEOUT TOTAL_BUDGET BENCH_RESERVE; do
+for v in STEP_TIMEOUT BENCH_TIMEOUT TOTAL_BUDGET BENCH_RESERVE RESNET_TIMEOUT; do
     case "${!v}" in
         '' | *[!0-9]*)
             echo "$0: $v must be a whole number of seconds, got '${!v}'" >&2
@@ -199,6 +208,17 @@ write_report() {
                 echo '```'
             fi
         done
+        if [ -s "$OUT/resnet_compare.md" ]; then
+            echo
+            cat "$OUT/resnet_compare.md"
+        elif [ -f "$OUT/bench_resnet.log" ] && grep -qE '^(resnet18_train|convnet_mc)' "$OUT/bench_resnet.log"; then
+            echo
+            echo "## Quarry whole-model timings (bench_resnet; no PyTorch comparison)"
+            echo
+            echo '```'
+            grep -E '^(resnet18_train|convnet_mc)' "$OUT/bench_resnet.log"
+            echo '```'
+        fi
         if [ -s "$OUT/compare.md" ]; then
             echo
             cat "$OUT/compare.md"
@@ -253,7 +273,7 @@ if can_run configure; then
 fi
 
 SSL_TEST="$BUILD/test_ssl"
-rm -f "$TEST" "$BENCH" "$SSL_TEST"  # a stale binary must not stand in for a failed build
+rm -f "$TEST" "$BENCH" "$RESNET" "$SSL_TEST"  # a stale binary must not stand in for a failed build
 if [ "$configure_rc" -ne 0 ]; then
     echo "skipped: configure failed" >"$OUT/build.log"
     record build SKIP 0.0 "configure failed"
@@ -340,7 +360,10 @@ fi
 PHASE=bench
 QUARRY_JSON="$OUT/bench_ops.json"
 PEER_JSON="$OUT/torch_ops.json"
-rm -f "$QUARRY_JSON" "$PEER_JSON" "$OUT/compare.md"  # results of an earlier run must not pass for this one's
+RESNET_JSON="$OUT/bench_resnet.json"
+RESNET_PEER_JSON="$OUT/torch_resnet.json"
+# Results of an earlier run must not pass for this one's.
+rm -f "$QUARRY_JSON" "$PEER_JSON" "$OUT/compare.md" "$RESNET_JSON" "$RESNET_PEER_JSON" "$OUT/resnet_compare.md"
 
 if [ ! -x "$BENCH" ]; then
     echo "skipped: $BENCH was not built" >"$OUT/bench_ops.log"
@@ -353,20 +376,66 @@ elif can_run bench_ops; then
         "${summary:-no summary (crashed?)}${greedy:+; $greedy}$(timed_out_note)"
 fi
 
-if ! command -v python3 >/dev/null 2>&1; then
-    echo "skipped: python3 not found" >"$OUT/torch_ops.log"
-    record torch_ops SKIP 0.0 "python3 not found: no PyTorch comparison"
-elif can_run torch_ops; then
-    if ! torch_version="$(timeout 120 python3 -c 'import torch; print(torch.__version__)' 2>"$OUT/torch_ops.log")"
-    then
-        record torch_ops SKIP 0.0 "PyTorch not importable by python3: no PyTorch comparison (see torch_ops.log)"
-    else
-        run_step torch_ops python3 "$ROOT/benchmarks/peers/torch_ops.py" --device cuda --json "$PEER_JSON"
-        summary="$(last_match '^[0-9]+ workloads, [0-9]+ failed' "$OUT/torch_ops.log")"
-        record torch_ops "$(status_of "$STEP_RC")" "$STEP_SECS" \
-            "torch $torch_version; ${summary:-no summary (crashed or cut short; partial JSON kept)}$(timed_out_note)"
+# cap_limit SECONDS: lowers STEP_LIMIT (set by can_run) to SECONDS.
+cap_limit() { if [ "$STEP_LIMIT" -gt "$1" ]; then STEP_LIMIT="$1"; fi; }
+
+# model_rows LOG: "workload precision images/s" of each whole-model row of a bench_resnet / torch_resnet.py log.
+model_rows() {
+    grep -E '^(resnet18_train|convnet_mc)' "$1" 2>/dev/null |
+        awk '{ print $1 " " $2 " " $3 ($4 == "img/s" ? " img/s" : "") }' |
+        paste -sd ';' - | sed -e 's/;/; /g' -e 's/|/\\|/g'
+}
+
+# ResNet-18 training and ConvNet MC inference: correctness first, then Quarry's timing, then PyTorch's.
+resnet_check_rc=1
+if [ ! -x "$RESNET" ]; then
+    for step in resnet_check bench_resnet; do
+        echo "skipped: $RESNET was not built" >"$OUT/$step.log"
+        record "$step" SKIP 0.0 "bench_resnet not built"
+    done
+else
+    if can_run resnet_check; then
+        cap_limit "$RESNET_TIMEOUT"
+        run_step resnet_check env QUARRY_REQUIRE_GPU=1 "$RESNET" --check
+        resnet_check_rc=$STEP_RC
+        summary="$(last_match '^[0-9]+ passed, [0-9]+ failed' "$OUT/resnet_check.log")"
+        record resnet_check "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
+    fi
+    if can_run bench_resnet; then
+        cap_limit "$RESNET_TIMEOUT"
+        run_step bench_resnet "$RESNET" --device cuda --json "$RESNET_JSON"
+        note="$(model_rows "$OUT/bench_resnet.log")"
+        if [ "$resnet_check_rc" -ne 0 ]; then note="resnet_check did not pass: numbers unverified; $note"; fi
+        record bench_resnet "$(status_of "$STEP_RC")" "$STEP_SECS" "${note:-no results (crashed?)}$(timed_out_note)"
     fi
 fi
+
+torch_version=""
+if command -v python3 >/dev/null 2>&1; then
+    torch_version="$(timeout 120 python3 -c 'import torch; print(torch.__version__)' 2>"$OUT/torch_import.log")" ||
+        torch_version=""
+fi
+for step in torch_resnet torch_ops; do
+    if ! command -v python3 >/dev/null 2>&1; then
+        echo "skipped: python3 not found" >"$OUT/$step.log"
+        record "$step" SKIP 0.0 "python3 not found: no PyTorch comparison"
+    elif [ -z "$torch_version" ]; then
+        cp "$OUT/torch_import.log" "$OUT/$step.log"
+        record "$step" SKIP 0.0 "PyTorch not importable by python3: no PyTorch comparison (see $step.log)"
+    elif can_run "$step"; then
+        if [ "$step" = torch_resnet ]; then
+            cap_limit "$RESNET_TIMEOUT"
+            run_step torch_resnet python3 "$ROOT/benchmarks/peers/torch_resnet.py" --device cuda \
+                --json "$RESNET_PEER_JSON"
+            note="$(model_rows "$OUT/torch_resnet.log")"
+        else
+            run_step torch_ops python3 "$ROOT/benchmarks/peers/torch_ops.py" --device cuda --json "$PEER_JSON"
+            note="$(last_match '^[0-9]+ workloads, [0-9]+ failed' "$OUT/torch_ops.log")"
+        fi
+        record "$step" "$(status_of "$STEP_RC")" "$STEP_SECS" \
+            "torch $torch_version; ${note:-no results (crashed or cut short; partial JSON kept)}$(timed_out_note)"
+    fi
+done
 
 # Runs on whatever both JSON files hold, also after a benchmark failed or was cut short.
 if [ ! -s "$QUARRY_JSON" ] || [ ! -s "$PEER_JSON" ]; then
@@ -377,6 +446,16 @@ elif can_run compare 0; then
     note="$(last_match 'timed by both' "$OUT/compare.log" | sed -e 's/\.$//')"
     note="$note; $(last_match '^Geometric mean' "$OUT/compare.log")"
     record compare "$(status_of "$STEP_RC")" "$STEP_SECS" "${note}$(timed_out_note)"
+fi
+
+if [ ! -s "$RESNET_JSON" ] || [ ! -s "$RESNET_PEER_JSON" ]; then
+    echo "skipped: needs both $RESNET_JSON and $RESNET_PEER_JSON" >"$OUT/resnet_compare.log"
+    record resnet_compare SKIP 0.0 "needs both bench_resnet.json and torch_resnet.json"
+elif can_run resnet_compare 0; then
+    run_step resnet_compare python3 "$ROOT/benchmarks/gpu/compare.py" "$RESNET_JSON" "$RESNET_PEER_JSON" \
+        --out "$OUT/resnet_compare.md"
+    note="$(last_match 'timed by both' "$OUT/resnet_compare.log" | sed -e 's/\.$//')"
+    record resnet_compare "$(status_of "$STEP_RC")" "$STEP_SECS" "${note}$(timed_out_note)"
 fi
 
 # ---- report ----

@@ -42,16 +42,30 @@ public final class McInference {
         });
     }
 
-    /** Log-softmax outputs [n][k][c] (flattened, on the host) for the inputs {@code x} [n][...]. */
+    /**
+     * Log-softmax outputs [n][k][c] (flattened, on the host) for the inputs {@code x} [n][...], in slices of at most
+     * {@link #STACKED_ROWS} / k inputs so the stacked batch stays bounded.
+     */
     public float[] logProbs(Tensor x, int samples) {
+        int n = x.dim(0), slice = Math.max(1, Math.min(n, STACKED_ROWS / samples));
         Tensor[] made = new Tensor[1];
         try {
-            run(x, samples, c -> made[0] = Tensor.empty(x.device(), x.dim(0), samples, c));
+            for (int start = 0; start < n; start += slice) {
+                Tensor xs = x.slice(start, Math.min(slice, n - start));
+                int from = start;
+                run(xs, samples, c -> {
+                    if (made[0] == null) made[0] = Tensor.empty(x.device(), n, samples, c);
+                    return made[0].slice(from, xs.dim(0));
+                });
+            }
             return made[0].toFloats();
         } finally {
             if (made[0] != null) made[0].close();
         }
     }
+
+    /** Rows of one stacked suffix batch when the caller gives no memory budget (K copies of a slice of inputs). */
+    static final int STACKED_ROWS = 4096;
 
     /** The prefix once, the suffix on K stacked copies, log-softmax, then the swap into the tensor {@code out(C)} gives. */
     private void run(Tensor x, int samples, java.util.function.IntFunction<Tensor> out) {

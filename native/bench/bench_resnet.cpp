@@ -1027,14 +1027,15 @@ int run_check() {
             c.skipped(why);
     } else {
         try {
-            // Bitwise-identical start: the CPU model's weights and batch, uploaded.
-            ResNetTrainer ref(QY_DEV_CPU, fit);
+            // Bitwise-identical start: the CPU model's weights and batch, uploaded. lr 0.01, where the loss still
+            // moves over the 3 steps (at 0.05 it collapses after one).
+            ResNetTrainer ref(QY_DEV_CPU, cfg);
             std::vector<std::vector<float>> weights;
             for (auto& p : ref.net().params) weights.push_back(download(QY_DEV_CPU, p->value.f(), p->n));
             const std::vector<float> batch = download(QY_DEV_CPU, ref.input(), ref.input_numel());
             std::vector<std::vector<float>> g_cpu, g_gpu;
-            const std::vector<float> lc = sgd_losses(QY_DEV_CPU, fit, 3, &weights, &batch, &g_cpu);
-            const std::vector<float> lg = sgd_losses(QY_DEV_CUDA, fit, 3, &weights, &batch, &g_gpu);
+            const std::vector<float> lc = sgd_losses(QY_DEV_CPU, cfg, 3, &weights, &batch, &g_cpu);
+            const std::vector<float> lg = sgd_losses(QY_DEV_CUDA, cfg, 3, &weights, &batch, &g_gpu);
             bool close = lc.size() == lg.size();
             for (size_t s = 0; close && s < lc.size(); ++s)
                 close = std::fabs(lc[s] - lg[s]) <= (s == 0 ? 1e-4 : 2e-3) * std::max(1.0f, std::fabs(lc[s]));
@@ -1051,7 +1052,9 @@ int run_check() {
                     worst_name = ref.net().params[j]->name;
                 }
             }
-            c.expect(worst <= 1e-3, fmt("resnet18 CUDA gradients of step 1 match the CPU's (worst relative L2 error "
+            // float32 with other summation orders: ~1e-5; a pre-activation that rounds to the other side of a ReLU
+            // kink can move one small tensor more, garbage moves it by O(1).
+            c.expect(worst <= 5e-3, fmt("resnet18 CUDA gradients of step 1 match the CPU's (worst relative L2 error "
                                         "%.2g, %s)", worst, worst_name.c_str()));
             const std::vector<float> mc_gpu = mc_output(QY_DEV_CUDA, pool, k, chunk, images, nullptr);
             const double diff = max_abs_diff(mc_cpu, mc_gpu);

@@ -63,6 +63,8 @@ for v in STEP_TIMEOUT BENCH_TIMEOUT TOTAL_BUDGET BENCH_RESERVE RESNET_TIMEOUT; d
     esac
 done
 cd "$ROOT" || exit 2
+# Idle OpenMP workers must not spin on the cores OpenBLAS or the host side needs (the Java front end sets the same).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
 NVCC=""
 if [ -x /usr/local/cuda/bin/nvcc ]; then

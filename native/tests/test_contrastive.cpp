@@ -40,8 +40,6 @@
 
 namespace {
 
-using Vec = std::vector<float>;
-using VecD = std::vector<double>;
 
 constexpr double kExact = 0.0;
 constexpr double kElem = 1e-6;
@@ -49,7 +47,6 @@ constexpr double kReduce = 1e-5;
 constexpr double kGrad = 2e-5;
 constexpr double kFdRef = 1e-6;
 constexpr double kFdOp = 1e-4;
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // ---- harness (the conventions of test_ops.cpp) --------------------------------------------------------------------
 
@@ -105,51 +102,6 @@ void compare(Test& t, const std::string& what, const Vec& got, const VecD& ref, 
                       got.size(), (double)got[at], ref[at]));
 }
 
-// Every op runs through qy_malloc / qy_upload / qy_download on either backend.
-class Session {
-public:
-    Session(int device, void* queue) : dev(device), stream(queue) {}
-    ~Session() {
-        for (void* p : ptrs_) qy_free(dev, p);
-    }
-    Session(const Session&) = delete;
-    Session& operator=(const Session&) = delete;
-
-    float* in(const Vec& v) {
-        void* p = nullptr;
-        QY(qy_malloc, dev, (int64_t)(v.size() * sizeof(float)), &p);
-        ptrs_.push_back(p);
-        QY(qy_upload, dev, stream, p, v.data(), (int64_t)(v.size() * sizeof(float)));
-        return static_cast<float*>(p);
-    }
-    // An output buffer filled with NaN, so elements an op fails to write show up.
-    float* out(size_t n) { return in(Vec(n, kNaN)); }
-    Vec get(const float* p, size_t n) {
-        Vec v(n);
-        QY(qy_download, dev, stream, v.data(), p, (int64_t)(n * sizeof(float)));
-        return v;
-    }
-
-    const int dev;
-    void* const stream;
-
-private:
-    std::vector<void*> ptrs_;
-};
-
-struct Out {
-    std::string name;
-    Vec v;
-};
-using Outs = std::vector<Out>;
-using Runner = std::function<Outs(Session&)>;
-
-Outs run_on(int dev, void* stream, const Runner& run) {
-    Session s(dev, stream);
-    Outs o = run(s);
-    QY(qy_stream_sync, dev, stream);
-    return o;
-}
 
 // A recorded CPU case: how each output must match on CUDA (measure and tolerance per output).
 struct Check {

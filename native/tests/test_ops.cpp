@@ -48,9 +48,6 @@
 
 namespace {
 
-using Vec = std::vector<float>;
-using VecD = std::vector<double>;
-using Labels = std::vector<int32_t>;
 
 constexpr double kExact = 0.0;
 constexpr double kElem = 1e-6;
@@ -59,7 +56,6 @@ constexpr double kFdRef = 1e-6;
 constexpr double kFdOp = 1e-4;
 constexpr double kAcq = 1e-12;
 constexpr double kAcqParity = 1e-11;
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // ---- harness ---------------------------------------------------------------------------------------------------
 
@@ -192,77 +188,6 @@ void close_rel(Test& t, const std::string& what, const VecD& got, const VecD& re
 
 // ---- device sessions: every op runs through qy_malloc / qy_upload / qy_download on either backend -------------
 
-class Session {
-public:
-    Session(int device, void* queue) : dev(device), stream(queue) {}
-    ~Session() {
-        for (void* p : ptrs_) qy_free(dev, p);
-    }
-    Session(const Session&) = delete;
-    Session& operator=(const Session&) = delete;
-
-    float* in(const Vec& v) {
-        float* p = alloc<float>(v.size());
-        QY(qy_upload, dev, stream, p, v.data(), (int64_t)(v.size() * sizeof(float)));
-        return p;
-    }
-    int32_t* in(const Labels& v) {
-        int32_t* p = alloc<int32_t>(v.size());
-        QY(qy_upload, dev, stream, p, v.data(), (int64_t)(v.size() * sizeof(int32_t)));
-        return p;
-    }
-    // An output buffer filled with NaN, so elements an op fails to write show up.
-    float* out(size_t n) { return in(Vec(n, kNaN)); }
-    Vec get(const float* p, size_t n) {
-        Vec v(n);
-        QY(qy_download, dev, stream, v.data(), p, (int64_t)(n * sizeof(float)));
-        return v;
-    }
-    // float64 buffers for the acquisition ops.
-    double* in(const VecD& v) {
-        double* p = alloc<double>(v.size());
-        QY(qy_upload, dev, stream, p, v.data(), (int64_t)(v.size() * sizeof(double)));
-        return p;
-    }
-    double* out_d(size_t n) { return in(VecD(n, std::numeric_limits<double>::quiet_NaN())); }
-    VecD get(const double* p, size_t n) {
-        VecD v(n);
-        QY(qy_download, dev, stream, v.data(), p, (int64_t)(n * sizeof(double)));
-        return v;
-    }
-
-    const int dev;
-    void* const stream;
-
-private:
-    template <class T>
-    T* alloc(size_t n) {
-        void* p = nullptr;
-        QY(qy_malloc, dev, (int64_t)(n * sizeof(T)), &p);
-        ptrs_.push_back(p);
-        return static_cast<T*>(p);
-    }
-    std::vector<void*> ptrs_;
-};
-
-// One named output: float32 (v) or, for the acquisition ops, float64 (d).
-struct Out {
-    Out(std::string n, Vec values) : name(std::move(n)), v(std::move(values)) {}
-    Out(std::string n, VecD values) : name(std::move(n)), d(std::move(values)), f64(true) {}
-    std::string name;
-    Vec v;
-    VecD d;
-    bool f64 = false;
-};
-using Outs = std::vector<Out>;
-using Runner = std::function<Outs(Session&)>;
-
-Outs run_on(int dev, void* stream, const Runner& run) {
-    Session s(dev, stream);
-    Outs o = run(s);
-    QY(qy_stream_sync, dev, stream);
-    return o;
-}
 
 // How a CUDA result must match the CPU one. Ulp1: float64 results within one unit in the last place.
 enum class Match { Close, Exact, CloseSameZeros, Ulp1 };

@@ -40,12 +40,9 @@
 
 namespace {
 
-using Vec = std::vector<float>;
-using VecD = std::vector<double>;
 
 constexpr double kExact = 0.0;
 constexpr double kPixel = 1e-5;
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // ---- harness ---------------------------------------------------------------------------------------------------
 
@@ -109,49 +106,6 @@ void expect_status(Test& t, const char* what, int rc, int want, const char* op) 
 
 // ---- device sessions --------------------------------------------------------------------------------------------
 
-class Session {
-public:
-    Session(int device, void* queue) : dev(device), stream(queue) {}
-    ~Session() {
-        for (void* p : ptrs_) qy_free(dev, p);
-    }
-    Session(const Session&) = delete;
-    Session& operator=(const Session&) = delete;
-
-    float* in(const Vec& v) {
-        void* p = nullptr;
-        QY(qy_malloc, dev, (int64_t)(v.size() * sizeof(float)), &p);
-        ptrs_.push_back(p);
-        QY(qy_upload, dev, stream, p, v.data(), (int64_t)(v.size() * sizeof(float)));
-        return static_cast<float*>(p);
-    }
-    float* out(size_t n) { return in(Vec(n, kNaN)); }
-    Vec get(const float* p, size_t n) {
-        Vec v(n);
-        QY(qy_download, dev, stream, v.data(), p, (int64_t)(n * sizeof(float)));
-        return v;
-    }
-
-    const int dev;
-    void* const stream;
-
-private:
-    std::vector<void*> ptrs_;
-};
-
-struct Out {
-    std::string name;
-    Vec v;
-};
-using Outs = std::vector<Out>;
-using Runner = std::function<Outs(Session&)>;
-
-Outs run_on(int dev, void* stream, const Runner& run) {
-    Session s(dev, stream);
-    Outs o = run(s);
-    QY(qy_stream_sync, dev, stream);
-    return o;
-}
 
 struct ParityCase {
     std::string name;

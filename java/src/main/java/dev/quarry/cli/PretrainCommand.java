@@ -56,7 +56,7 @@ final class PretrainCommand {
             TrainConfig tc = AlOptions.trainConfig(cl, dataset);
             pc = new Pretrainer.Config(method, tc, (float) Args.doubleOption(cl, "tau", method.equals("moco") ? 0.2 : 0.5),
                     Args.intOption(cl, "proj-dim", 128), Args.intOption(cl, "queue", 4096), (float) Args.doubleOption(cl, "momentum-key", 0.99),
-                    withScaleMin(SimclrAugment.cifar(), (float) Args.doubleOption(cl, "crop-scale", 0.08)));
+                    SimclrAugment.cifar().withScaleMin((float) Args.doubleOption(cl, "crop-scale", 0.08)));
             data = Datasets.load(dataset, Path.of(cl.getOptionValue("data-dir", Datasets.defaultDir(dataset).toString())), seed,
                     Args.intOption(cl, "copies", 3), Args.intOption(cl, "train-limit", 0));
             Models.check(model, 0f, "none", data.train());
@@ -110,10 +110,5 @@ final class PretrainCommand {
             out.printf("quarry pretrain: %s, %d steps, loss %.4f -> %.4f, %.0f s; wrote %s%n", method, r.steps(), r.epochLoss()[0],
                     r.epochLoss()[r.epochLoss().length - 1], seconds, outDir.resolve("encoder.safetensors"));
         return 0;
-    }
-
-    private static SimclrAugment withScaleMin(SimclrAugment a, float scaleMin) {
-        return new SimclrAugment(scaleMin, a.ratioMin(), a.ratioMax(), a.flipP(), a.jitterP(), a.brightness(), a.contrast(), a.saturation(), a.hue(),
-                a.grayP());
     }
 }

@@ -27,6 +27,11 @@ public record SimclrAugment(float scaleMin, float ratioMin, float ratioMax, floa
         return new SimclrAugment(0.08f, 3f / 4f, 4f / 3f, 0.5f, 0.8f, 0.4f, 0.4f, 0.4f, 0.1f, 0.2f);
     }
 
+    /** The same settings with another smallest crop area. */
+    public SimclrAugment withScaleMin(float s) {
+        return new SimclrAugment(s, ratioMin, ratioMax, flipP, jitterP, brightness, contrast, saturation, hue, grayP);
+    }
+
     /** The ten floats of qy_simclr_params, in field order. */
     public float[] toArray() {
         return new float[] {scaleMin, ratioMin, ratioMax, flipP, jitterP, brightness, contrast, saturation, hue, grayP};

@@ -40,6 +40,7 @@
 
 #include "common.cuh"
 #include "philox.h"
+#include "ptx.cuh"
 
 namespace {
 
@@ -117,7 +118,7 @@ __device__ double margin(const T* lp, int k, int c, int lane) {
     for (int j = lane; j < c; j += 32) {
         const double p = mean_prob(lp, k, c, j);
         if (p > top) {
-            second = top;
+            second = fmax(second, top);  // not below 0: the first p must not make -inf the second
             top = p;
         } else {
             second = fmax(second, p);
@@ -183,7 +184,7 @@ __device__ double mean_std(const T* lp, int k, int c, int lane) {
 template <class T>
 __global__ void acq_score_kernel(const T* __restrict__ logp, int64_t n, int k, int c, int kind,
                                  double* __restrict__ scores) {
-    extern __shared__ int acq_counts[];
+    QY_DYNAMIC_SHARED(int, acq_counts);
     const int lane = threadIdx.x & 31;
     const int64_t first = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     const int64_t stride = ((int64_t)blockDim.x * gridDim.x) >> 5;
@@ -290,26 +291,6 @@ constexpr int JE_BM = 64, JE_BN = 128, JE_BK = 16, JE_THREADS = 256;
 constexpr int JE_LDA = JE_BK + 4, JE_LDB = JE_BN + 4;
 constexpr int JE_A_DOUBLES = JE_BM * JE_LDA;
 
-// D (8x8) += A (8x4, row-major) . B (4x8, column-major) in fp64, one warp. Lane l holds A[l/4][l%4],
-// B[l%4][l/4] and D[l/4][2(l%4) + {0, 1}] (PTX ISA, "mma.m8n8k4 with .f64").
-__device__ __forceinline__ void dmma_8x8x4(double& d0, double& d1, double a, double b) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%0,%1}, {%2}, {%3}, {%0,%1};\n"
-                 : "+d"(d0), "+d"(d1)
-                 : "d"(a), "d"(b));
-#else
-    // The same instruction from shuffles, for targets without fp64 tensor cores.
-    const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk) {
-        const double av = __shfl_sync(kFull, a, g * 4 + kk);
-        const double b0 = __shfl_sync(kFull, b, 2 * q * 4 + kk), b1 = __shfl_sync(kFull, b, (2 * q + 1) * 4 + kk);
-        d0 = fma(av, b0, d0);
-        d1 = fma(av, b1, d1);
-    }
-#endif
-}
-
 // Block (blockIdx.x, blockIdx.y): columns [128 bx, 128 bx + 128) of J, row tiles [tiles_per_split * by, ...).
 // Writes partial[by][col] = sum over its rows r of w[r] J[r][col] log J[r][col].
 // Shared memory: As [64][LDA] then Bs [kpad or 16][LDB], kpad = k rounded up to 16 (zero rows past k).
@@ -318,7 +299,7 @@ __global__ void __launch_bounds__(JE_THREADS, 1)
     joint_entropy_kernel(const double* __restrict__ P, const double* __restrict__ w, int64_t m,
                          const double* __restrict__ probs, int64_t ncols, int k, int c, int64_t tiles_per_split,
                          double* __restrict__ partial) {
-    extern __shared__ __align__(16) double je_smem[];
+    QY_DYNAMIC_SHARED(double, je_smem);
     double* As = je_smem;
     double* Bs = je_smem + JE_A_DOUBLES;
     const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
@@ -397,7 +378,7 @@ __global__ void __launch_bounds__(JE_THREADS, 1)
 #pragma unroll
                 for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
-                    for (int ni = 0; ni < 4; ++ni) dmma_8x8x4(acc[mi][ni][0], acc[mi][ni][1], af[mi], bf[ni]);
+                    for (int ni = 0; ni < 4; ++ni) qy::ptx::mma_m8n8k4_f64(acc[mi][ni][0], acc[mi][ni][1], af[mi], bf[ni]);
             }
         }
 
@@ -480,7 +461,7 @@ int acq_score_launch(cudaStream_t s, const char* op, const T* logp, int64_t n, i
         }
     }
     const int threads = 32 * warps;
-    acq_score_kernel<T><<<grid_for(n * 32, threads), threads, smem, s>>>(logp, n, k, c, kind, scores);
+    QY_LAUNCH(grid_for(n * 32, threads), threads, smem, s, acq_score_kernel<T>)(logp, n, k, c, kind, scores);
     return qy::cu::launch_status(op);
 }
 
@@ -497,20 +478,20 @@ int cuda_logp_to_probs(void* stream, const void* logp, int dtype, int64_t count,
     cudaStream_t s = qy::cu::as_stream(stream);
     const unsigned blocks = grid_for(count);
     if (dtype == QY_F32)
-        logp_to_probs_kernel<float><<<blocks, kThreads, 0, s>>>(static_cast<const float*>(logp), count, probs);
+        QY_LAUNCH(blocks, kThreads, 0, s, logp_to_probs_kernel<float>)(static_cast<const float*>(logp), count, probs);
     else
-        logp_to_probs_kernel<double><<<blocks, kThreads, 0, s>>>(static_cast<const double*>(logp), count, probs);
+        QY_LAUNCH(blocks, kThreads, 0, s, logp_to_probs_kernel<double>)(static_cast<const double*>(logp), count, probs);
     return qy::cu::launch_status("qy_logp_to_probs");
 }
 
 int cuda_joint_extend(void* stream, const double* p, int64_t m, const double* probs_a, int k, int c, double* p_new) {
-    joint_extend_kernel<<<grid_for(m * c * k), kThreads, 0, qy::cu::as_stream(stream)>>>(p, m, probs_a, k, c, p_new);
+    QY_LAUNCH(grid_for(m * c * k), kThreads, 0, qy::cu::as_stream(stream), joint_extend_kernel)(p, m, probs_a, k, c, p_new);
     return qy::cu::launch_status("qy_joint_extend");
 }
 
 int cuda_joint_sample(void* stream, const double* probs_chosen, int a, int k, int c, int64_t s, uint64_t seed,
                       uint32_t step, double* p, double* w) {
-    joint_sample_kernel<<<grid_for((int64_t)k * s * 32), kThreads, 0, qy::cu::as_stream(stream)>>>(
+    QY_LAUNCH(grid_for((int64_t)k * s * 32), kThreads, 0, qy::cu::as_stream(stream), joint_sample_kernel)(
         probs_chosen, a, k, c, s, seed, step, p, w);
     return qy::cu::launch_status("qy_joint_sample");
 }
@@ -541,13 +522,13 @@ int cuda_joint_entropy(void* stream, const double* p, const double* w, int64_t m
     if (resident <= (size_t)optin) {
         QY_CUDA_CHECK(cudaFuncSetAttribute(joint_entropy_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                            (int)resident));
-        joint_entropy_kernel<true><<<grid, JE_THREADS, resident, s>>>(p, w, m, probs, ncols, k, c, per,
+        QY_LAUNCH(grid, JE_THREADS, resident, s, joint_entropy_kernel<true>)(p, w, m, probs, ncols, k, c, per,
                                                                       part.as<double>());
     } else {
-        joint_entropy_kernel<false><<<grid, JE_THREADS, streaming, s>>>(p, w, m, probs, ncols, k, c, per,
+        QY_LAUNCH(grid, JE_THREADS, streaming, s, joint_entropy_kernel<false>)(p, w, m, probs, ncols, k, c, per,
                                                                         part.as<double>());
     }
     QY_LAUNCH_CHECK(op);
-    joint_entropy_finish_kernel<<<grid_for(n), kThreads, 0, s>>>(part.as<double>(), (int)splits, ncols, n, c, out);
+    QY_LAUNCH(grid_for(n), kThreads, 0, s, joint_entropy_finish_kernel)(part.as<double>(), (int)splits, ncols, n, c, out);
     return qy::cu::launch_status(op);
 }

@@ -42,6 +42,6 @@ int cuda_crop_flip(void* stream, const float* x, float* y, int n, int h, int w, 
     const int64_t image = (int64_t)h * w * c;
     const dim3 grid((unsigned)std::min<int64_t>(qy::cu::ceil_div(image, kThreads), 1024),
                     (unsigned)std::min(n, 65535));
-    crop_flip_kernel<<<grid, kThreads, 0, qy::cu::as_stream(stream)>>>(x, y, n, h, w, c, pad, seed, step);
+    QY_LAUNCH(grid, kThreads, 0, qy::cu::as_stream(stream), crop_flip_kernel)(x, y, n, h, w, c, pad, seed, step);
     return qy::cu::launch_status("qy_crop_flip");
 }

@@ -159,7 +159,7 @@ int cuda_batchnorm_fwd_train(void* stream, const float* x, const float* gamma, c
     const FinishTrain finish{mean,  gamma, beta, save_mean, save_invstd, running_mean, running_var,
                              scale, shift, m,    momentum,  eps};
     if (int st = qy::cu::colsum<double>(s, op, m, c, SquaredDeviation{x, mean, c}, finish)) return st;
-    channel_map_kernel<<<grid_for(m * c), kThreads, 0, s>>>(ScaleShift{x, scale, shift, y}, m * c, c);
+    QY_LAUNCH(grid_for(m * c), kThreads, 0, s, channel_map_kernel)(ScaleShift{x, scale, shift, y}, m * c, c);
     return qy::cu::launch_status(op);
 }
 
@@ -172,10 +172,10 @@ int cuda_batchnorm_fwd_infer(void* stream, const float* x, const float* gamma, c
     if (int st = scratch.alloc(2 * sizeof(float) * (size_t)c, op)) return st;
     float* scale = scratch.as<float>();
     float* shift = scale + c;
-    infer_constants_kernel<<<grid_for(c), kThreads, 0, s>>>(gamma, beta, running_mean, running_var, scale, shift, c,
+    QY_LAUNCH(grid_for(c), kThreads, 0, s, infer_constants_kernel)(gamma, beta, running_mean, running_var, scale, shift, c,
                                                             eps);
     QY_LAUNCH_CHECK(op);
-    channel_map_kernel<<<grid_for(m * c), kThreads, 0, s>>>(ScaleShift{x, scale, shift, y}, m * c, c);
+    QY_LAUNCH(grid_for(m * c), kThreads, 0, s, channel_map_kernel)(ScaleShift{x, scale, shift, y}, m * c, c);
     return qy::cu::launch_status(op);
 }
 
@@ -191,6 +191,6 @@ int cuda_batchnorm_bwd(void* stream, const float* x, const float* dy, const floa
     const BwdTerm term{x, dy, save_mean, save_invstd, c};
     const FinishBwd finish{gamma, save_invstd, dgamma, dbeta, k1, k2, k3, m};
     if (int st = qy::cu::colsum<qy::cu::D2>(s, op, m, c, term, finish)) return st;
-    channel_map_kernel<<<grid_for(m * c), kThreads, 0, s>>>(BwdDx{x, dy, save_mean, k1, k2, k3, dx}, m * c, c);
+    QY_LAUNCH(grid_for(m * c), kThreads, 0, s, channel_map_kernel)(BwdDx{x, dy, save_mean, k1, k2, k3, dx}, m * c, c);
     return qy::cu::launch_status(op);
 }

@@ -14,6 +14,15 @@
 
 #include "backend.h"
 
+// Kernel launches and dynamic shared memory are written through these two macros so that the same source also
+// builds as host C++ under the CUDA emulator (native/cuda_emu), which defines them itself:
+//   QY_LAUNCH(grid, block, smem, stream, kernel)(args...)   is   kernel<<<grid, block, smem, stream>>>(args...)
+//   QY_DYNAMIC_SHARED(T, name);                             is   extern __shared__ __align__(16) T name[];
+#ifndef QY_CUDA_EMU
+#define QY_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
+#define QY_DYNAMIC_SHARED(type, name) extern __shared__ __align__(16) type name[]
+#endif
+
 // Runs a CUDA runtime call; on failure returns QY_ERR_CUDA with "<function> (<file>:<line>): <CUDA message>".
 #define QY_CUDA_CHECK(call)                                                                              \
     do {                                                                                                 \
@@ -204,7 +213,7 @@ __global__ void splitk_sum_kernel(const float* __restrict__ part, int splits, in
 
 inline int splitk_sum(cudaStream_t stream, const char* op, const float* part, int splits, int64_t len,
                       const float* bias, int ncols, float* out) {
-    splitk_sum_kernel<<<grid_for(len), kThreads, 0, stream>>>(part, splits, len, bias, ncols, out);
+    QY_LAUNCH(grid_for(len), kThreads, 0, stream, splitk_sum_kernel)(part, splits, len, bias, ncols, out);
     return launch_status(op);
 }
 
@@ -260,14 +269,14 @@ int colsum(cudaStream_t stream, const char* op, int64_t rows, int cols, Term ter
     splits = ceil_div(rows, chunk);
     const dim3 grid((unsigned)cblocks, (unsigned)splits), block(32, 8);
     if (splits == 1) {
-        colsum_partial_kernel<Acc><<<grid, block, 0, stream>>>(term, finish, rows, cols, chunk, (Acc*)nullptr);
+        QY_LAUNCH(grid, block, 0, stream, colsum_partial_kernel<Acc>)(term, finish, rows, cols, chunk, (Acc*)nullptr);
         return launch_status(op);
     }
     Scratch part(stream);
     if (int s = part.alloc(sizeof(Acc) * (size_t)splits * (size_t)cols, op)) return s;
-    colsum_partial_kernel<Acc><<<grid, block, 0, stream>>>(term, finish, rows, cols, chunk, part.as<Acc>());
+    QY_LAUNCH(grid, block, 0, stream, colsum_partial_kernel<Acc>)(term, finish, rows, cols, chunk, part.as<Acc>());
     if (int s = launch_status(op)) return s;
-    colsum_final_kernel<Acc><<<grid_for(cols), kThreads, 0, stream>>>(part.as<Acc>(), (int)splits, cols, finish);
+    QY_LAUNCH(grid_for(cols), kThreads, 0, stream, colsum_final_kernel<Acc>)(part.as<Acc>(), (int)splits, cols, finish);
     return launch_status(op);
 }
 

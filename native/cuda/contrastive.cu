@@ -400,18 +400,18 @@ int forward(cudaStream_t st, const char* op, Rows a, Rows b, const float* lpos_q
     double* positives = term + rows;  // NT: float pos; MoCo: double l_pos
     const float inv_tau = 1.0f / tau;
     if (!NT) {
-        positive_kernel<<<warp_grid(rows), kThreads, 0, st>>>(lpos_q, lpos_k, rows, d, inv_tau, positives);
+        QY_LAUNCH(warp_grid(rows), kThreads, 0, st, positive_kernel)(lpos_q, lpos_k, rows, d, inv_tau, positives);
         QY_LAUNCH_CHECK(op);
     }
     const dim3 grid((unsigned)ceil_div(rows, kTile), (unsigned)p.splits);
-    lse_partial_kernel<NT><<<grid, tile::THREADS, 0, st>>>(a, b, d, inv_tau, n, p.per, part_m, part_l,
+    QY_LAUNCH(grid, tile::THREADS, 0, st, lse_partial_kernel<NT>)(a, b, d, inv_tau, n, p.per, part_m, part_l,
                                                            reinterpret_cast<float*>(positives));
     QY_LAUNCH_CHECK(op);
-    lse_combine_kernel<NT><<<grid_for(rows), kThreads, 0, st>>>(part_m, part_l, p.splits, rows,
+    QY_LAUNCH(grid_for(rows), kThreads, 0, st, lse_combine_kernel<NT>)(part_m, part_l, p.splits, rows,
                                                                 reinterpret_cast<const float*>(positives), positives,
                                                                 save_lse, term);
     QY_LAUNCH_CHECK(op);
-    mean_kernel<<<1, 1024, 0, st>>>(term, rows, loss);
+    QY_LAUNCH(1, 1024, 0, st, mean_kernel)(term, rows, loss);
     return qy::cu::launch_status(op);
 }
 
@@ -425,11 +425,11 @@ int backward(cudaStream_t st, const char* op, Rows a, Rows b, const float* lse_a
     double* part_nm = scratch.as<double>();
     float* part_g = reinterpret_cast<float*>(part_nm + (int64_t)p.splits * rows);
     const dim3 grid((unsigned)ceil_div(rows, kTile), (unsigned)ceil_div(d, kTile), (unsigned)p.splits);
-    grad_partial_kernel<NT><<<grid, tile::THREADS, 0, st>>>(a, b, d, 1.0f / tau, n, p.per, lse_a, lse_b, part_g,
+    QY_LAUNCH(grid, tile::THREADS, 0, st, grad_partial_kernel<NT>)(a, b, d, 1.0f / tau, n, p.per, lse_a, lse_b, part_g,
                                                             part_nm);
     QY_LAUNCH_CHECK(op);
     const double coef = (double)scale / ((double)rows * (double)tau);
-    grad_final_kernel<NT><<<warp_grid(rows), kThreads, 0, st>>>(part_g, part_nm, p.splits, rows, d, n, x_final,
+    QY_LAUNCH(warp_grid(rows), kThreads, 0, st, grad_final_kernel<NT>)(part_g, part_nm, p.splits, rows, d, n, x_final,
                                                                 invnorm, coef, out);
     return qy::cu::launch_status(op);
 }
@@ -451,7 +451,7 @@ int cuda_ntxent_fwd(void* stream, const float* z, float* loss, float* save_lse, 
     cudaStream_t st = qy::cu::as_stream(stream);
     const int64_t rows = 2 * (int64_t)n;
     if (int s = check_grid(op, rows, rows, d)) return s;
-    invnorm_kernel<<<warp_grid(rows), kThreads, 0, st>>>(z, rows, d, save_invnorm);
+    QY_LAUNCH(warp_grid(rows), kThreads, 0, st, invnorm_kernel)(z, rows, d, save_invnorm);
     QY_LAUNCH_CHECK(op);
     const Rows u{z, save_invnorm, (int)rows};
     return forward<true>(st, op, u, u, nullptr, nullptr, d, tau, n, loss, save_lse);
@@ -484,7 +484,7 @@ int cuda_infonce_queue_bwd(void* stream, const float* q, const float* k, const f
 }
 
 int cuda_momentum_update(void* stream, float* theta_k, const float* theta_q, int64_t count, float m) {
-    momentum_kernel<<<grid_for(count), kThreads, 0, qy::cu::as_stream(stream)>>>(theta_k, theta_q, count, m,
+    QY_LAUNCH(grid_for(count), kThreads, 0, qy::cu::as_stream(stream), momentum_kernel)(theta_k, theta_q, count, m,
                                                                                   1.0f - m);
     return qy::cu::launch_status("qy_momentum_update");
 }

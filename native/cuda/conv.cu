@@ -289,7 +289,7 @@ int cuda_conv2d_fwd(void* stream, const float* x, const float* wt, const float* 
     if (int s = check_fits(op, d)) return s;
     const int M = n * d.ho * d.wo, K = kh * kw * cin;
     const dim3 grid((unsigned)ceil_div(M, tile::BM), (unsigned)ceil_div(cout, tile::BN));
-    conv_fwd_kernel<<<grid, tile::THREADS, 0, qy::cu::as_stream(stream)>>>(x, wt, bias, y, d, M, K);
+    QY_LAUNCH(grid, tile::THREADS, 0, qy::cu::as_stream(stream), conv_fwd_kernel)(x, wt, bias, y, d, M, K);
     return qy::cu::launch_status(op);
 }
 
@@ -302,9 +302,9 @@ int cuda_conv2d_bwd_data(void* stream, const float* dy, const float* wt, float* 
     const dim3 grid((unsigned)ceil_div(M, tile::BM), (unsigned)ceil_div(cin, tile::BN));
     cudaStream_t s = qy::cu::as_stream(stream);
     if (sh == 1 && sw == 1)
-        conv_bwd_data_kernel<true><<<grid, tile::THREADS, 0, s>>>(dy, wt, dx, d, M, K);
+        QY_LAUNCH(grid, tile::THREADS, 0, s, conv_bwd_data_kernel<true>)(dy, wt, dx, d, M, K);
     else
-        conv_bwd_data_kernel<false><<<grid, tile::THREADS, 0, s>>>(dy, wt, dx, d, M, K);
+        QY_LAUNCH(grid, tile::THREADS, 0, s, conv_bwd_data_kernel<false>)(dy, wt, dx, d, M, K);
     return qy::cu::launch_status(op);
 }
 
@@ -320,13 +320,13 @@ int cuda_conv2d_bwd_filter(void* stream, const float* x, const float* dy, float*
     const int splits = qy::cu::choose_splits(gx * gy, ceil_div(R, tile::BK), 8, &per);
     const dim3 grid((unsigned)gx, (unsigned)gy, (unsigned)splits);
     if (splits == 1) {
-        conv_bwd_filter_kernel<<<grid, tile::THREADS, 0, s>>>(x, dy, dwt, d, R, K, per);
+        QY_LAUNCH(grid, tile::THREADS, 0, s, conv_bwd_filter_kernel)(x, dy, dwt, d, R, K, per);
         QY_LAUNCH_CHECK(op);
     } else {
         const int64_t len = (int64_t)cout * K;
         qy::cu::Scratch part(s);
         if (int st = part.alloc(sizeof(float) * (size_t)(len * splits), op)) return st;
-        conv_bwd_filter_kernel<<<grid, tile::THREADS, 0, s>>>(x, dy, part.as<float>(), d, R, K, per);
+        QY_LAUNCH(grid, tile::THREADS, 0, s, conv_bwd_filter_kernel)(x, dy, part.as<float>(), d, R, K, per);
         QY_LAUNCH_CHECK(op);
         if (int st = qy::cu::splitk_sum(s, op, part.as<float>(), splits, len, nullptr, 1, dwt)) return st;
     }

@@ -124,24 +124,24 @@ __global__ void adam_kernel(float* __restrict__ param, const float* __restrict__
 }  // namespace
 
 int cuda_fill(void* stream, float* out, int64_t n, float value) {
-    fill_kernel<<<grid_for(n), kThreads, 0, qy::cu::as_stream(stream)>>>(out, n, value);
+    QY_LAUNCH(grid_for(n), kThreads, 0, qy::cu::as_stream(stream), fill_kernel)(out, n, value);
     return qy::cu::launch_status("qy_fill");
 }
 
 int cuda_fill_uniform(void* stream, float* out, int64_t n, uint64_t seed, uint32_t stream_id, float lo, float hi) {
-    fill_uniform_kernel<<<grid_for((n + 3) / 4), kThreads, 0, qy::cu::as_stream(stream)>>>(out, n, seed, stream_id,
+    QY_LAUNCH(grid_for((n + 3) / 4), kThreads, 0, qy::cu::as_stream(stream), fill_uniform_kernel)(out, n, seed, stream_id,
                                                                                           lo, hi - lo);
     return qy::cu::launch_status("qy_fill_uniform");
 }
 
 int cuda_fill_normal(void* stream, float* out, int64_t n, uint64_t seed, uint32_t stream_id, float mean, float std) {
-    fill_normal_kernel<<<grid_for((n + 3) / 4), kThreads, 0, qy::cu::as_stream(stream)>>>(out, n, seed, stream_id,
+    QY_LAUNCH(grid_for((n + 3) / 4), kThreads, 0, qy::cu::as_stream(stream), fill_normal_kernel)(out, n, seed, stream_id,
                                                                                          mean, std);
     return qy::cu::launch_status("qy_fill_normal");
 }
 
 int cuda_add(void* stream, const float* a, const float* b, float* y, int64_t n) {
-    add_kernel<<<grid_for(n), kThreads, 0, qy::cu::as_stream(stream)>>>(a, b, y, n);
+    QY_LAUNCH(grid_for(n), kThreads, 0, qy::cu::as_stream(stream), add_kernel)(a, b, y, n);
     return qy::cu::launch_status("qy_add");
 }
 
@@ -155,7 +155,7 @@ __global__ void swap01_kernel(const float* __restrict__ x, float* __restrict__ y
 }
 
 int cuda_swap01(void* stream, const float* x, float* y, int64_t na, int64_t nb, int64_t nc) {
-    swap01_kernel<<<grid_for(na * nb * nc), kThreads, 0, qy::cu::as_stream(stream)>>>(x, y, na, nb, nc);
+    QY_LAUNCH(grid_for(na * nb * nc), kThreads, 0, qy::cu::as_stream(stream), swap01_kernel)(x, y, na, nb, nc);
     return qy::cu::launch_status("qy_swap01");
 }
 
@@ -192,27 +192,27 @@ __global__ void l2norm_rows_bwd_kernel(const float* __restrict__ y, const float*
 }
 
 int cuda_l2norm_rows_fwd(void* stream, const float* x, float* y, float* invnorm, int64_t n, int64_t d) {
-    l2norm_rows_fwd_kernel<<<(unsigned)((n * 32 + 255) / 256), 256, 0, qy::cu::as_stream(stream)>>>(x, y, invnorm, n, d);
+    QY_LAUNCH((unsigned)((n * 32 + 255) / 256), 256, 0, qy::cu::as_stream(stream), l2norm_rows_fwd_kernel)(x, y, invnorm, n, d);
     return qy::cu::launch_status("qy_l2norm_rows_fwd");
 }
 
 int cuda_l2norm_rows_bwd(void* stream, const float* y, const float* invnorm, const float* dy, float* dx, int64_t n, int64_t d) {
-    l2norm_rows_bwd_kernel<<<(unsigned)((n * 32 + 255) / 256), 256, 0, qy::cu::as_stream(stream)>>>(y, invnorm, dy, dx, n, d);
+    QY_LAUNCH((unsigned)((n * 32 + 255) / 256), 256, 0, qy::cu::as_stream(stream), l2norm_rows_bwd_kernel)(y, invnorm, dy, dx, n, d);
     return qy::cu::launch_status("qy_l2norm_rows_bwd");
 }
 
 int cuda_axpy(void* stream, float alpha, const float* x, float* y, int64_t n) {
-    axpy_kernel<<<grid_for(n), kThreads, 0, qy::cu::as_stream(stream)>>>(alpha, x, y, n);
+    QY_LAUNCH(grid_for(n), kThreads, 0, qy::cu::as_stream(stream), axpy_kernel)(alpha, x, y, n);
     return qy::cu::launch_status("qy_axpy");
 }
 
 int cuda_relu_fwd(void* stream, const float* x, float* y, int64_t n) {
-    relu_fwd_kernel<<<grid_for(n), kThreads, 0, qy::cu::as_stream(stream)>>>(x, y, n);
+    QY_LAUNCH(grid_for(n), kThreads, 0, qy::cu::as_stream(stream), relu_fwd_kernel)(x, y, n);
     return qy::cu::launch_status("qy_relu_fwd");
 }
 
 int cuda_relu_bwd(void* stream, const float* y, const float* dy, float* dx, int64_t n) {
-    relu_bwd_kernel<<<grid_for(n), kThreads, 0, qy::cu::as_stream(stream)>>>(y, dy, dx, n);
+    QY_LAUNCH(grid_for(n), kThreads, 0, qy::cu::as_stream(stream), relu_bwd_kernel)(y, dy, dx, n);
     return qy::cu::launch_status("qy_relu_bwd");
 }
 
@@ -220,14 +220,14 @@ int cuda_dropout(void* stream, const float* x, float* y, int64_t rows, int64_t s
                  uint64_t seed, uint32_t layer, uint64_t k0, int64_t rows_per_sample) {
     const float scale = 1.0f / (1.0f - p);
     const int64_t lines = rows * spatial;
-    dropout_kernel<<<grid_for(lines * ((units + 3) / 4)), kThreads, 0, qy::cu::as_stream(stream)>>>(
+    QY_LAUNCH(grid_for(lines * ((units + 3) / 4)), kThreads, 0, qy::cu::as_stream(stream), dropout_kernel)(
         x, y, lines, spatial, units, p, scale, seed, layer, k0, rows_per_sample);
     return qy::cu::launch_status("qy_dropout");
 }
 
 int cuda_sgd_step(void* stream, float* param, const float* grad, float* momentum_buf, int64_t n, float lr,
                   float momentum, float dampening, float weight_decay, int nesterov, int first_step) {
-    sgd_kernel<<<grid_for(n), kThreads, 0, qy::cu::as_stream(stream)>>>(param, grad, momentum_buf, n, lr, momentum,
+    QY_LAUNCH(grid_for(n), kThreads, 0, qy::cu::as_stream(stream), sgd_kernel)(param, grad, momentum_buf, n, lr, momentum,
                                                                        dampening, weight_decay, nesterov, first_step);
     return qy::cu::launch_status("qy_sgd_step");
 }
@@ -237,7 +237,7 @@ int cuda_adam_step(void* stream, float* param, const float* grad, float* m, floa
     // Bias corrections in double on the host, rounded to float as the CPU does.
     const float bias1 = (float)(1.0 - std::pow((double)beta1, (double)step));
     const float bias2 = (float)(1.0 - std::pow((double)beta2, (double)step));
-    adam_kernel<<<grid_for(n), kThreads, 0, qy::cu::as_stream(stream)>>>(param, grad, m, v, n, lr, beta1, beta2, eps,
+    QY_LAUNCH(grid_for(n), kThreads, 0, qy::cu::as_stream(stream), adam_kernel)(param, grad, m, v, n, lr, beta1, beta2, eps,
                                                                         weight_decay, decoupled, bias1, bias2);
     return qy::cu::launch_status("qy_adam_step");
 }

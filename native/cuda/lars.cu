@@ -66,7 +66,7 @@ int cuda_lars_step(void* stream, float* param, const float* grad, float* momentu
     const char* op = "qy_lars_step";
     const cudaStream_t s = qy::cu::as_stream(stream);
     if (!adapt) {
-        update_kernel<<<qy::cu::grid_for(n), kThreads, 0, s>>>(param, grad, momentum_buf, n, momentum, lr, 0.0f,
+        QY_LAUNCH(qy::cu::grid_for(n), kThreads, 0, s, update_kernel)(param, grad, momentum_buf, n, momentum, lr, 0.0f,
                                                                 nullptr);
         return qy::cu::launch_status(op);
     }
@@ -76,10 +76,10 @@ int cuda_lars_step(void* stream, float* param, const float* grad, float* momentu
     if (int rc = scratch.alloc(sizeof(D2) * (size_t)blocks + 2 * sizeof(float), op)) return rc;
     D2* partial = scratch.as<D2>();
     float* step = reinterpret_cast<float*>(partial + blocks);
-    norms_kernel<<<blocks, kThreads, 0, s>>>(param, grad, n, partial);
+    QY_LAUNCH(blocks, kThreads, 0, s, norms_kernel)(param, grad, n, partial);
     QY_LAUNCH_CHECK(op);
-    scale_kernel<<<1, kThreads, 0, s>>>(partial, blocks, lr, weight_decay, eta, step);
+    QY_LAUNCH(1, kThreads, 0, s, scale_kernel)(partial, blocks, lr, weight_decay, eta, step);
     QY_LAUNCH_CHECK(op);
-    update_kernel<<<qy::cu::grid_for(n), kThreads, 0, s>>>(param, grad, momentum_buf, n, momentum, 0.0f, 0.0f, step);
+    QY_LAUNCH(qy::cu::grid_for(n), kThreads, 0, s, update_kernel)(param, grad, momentum_buf, n, momentum, 0.0f, 0.0f, step);
     return qy::cu::launch_status(op);
 }

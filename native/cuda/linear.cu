@@ -85,13 +85,13 @@ int sgemm(cudaStream_t s, const char* op, int M, int N, int K, const float* a, i
     const int splits = qy::cu::choose_splits(gx * gy, ceil_div(K, tile::BK), 8, &per);
     const dim3 grid((unsigned)gx, (unsigned)gy, (unsigned)splits);
     if (splits == 1) {
-        sgemm_kernel<TA, TB><<<grid, tile::THREADS, 0, s>>>(a, b, bias, c, nullptr, M, N, K, lda, ldb, per);
+        QY_LAUNCH(grid, tile::THREADS, 0, s, sgemm_kernel<TA, TB>)(a, b, bias, c, nullptr, M, N, K, lda, ldb, per);
         return qy::cu::launch_status(op);
     }
     const int64_t len = (int64_t)M * N;
     qy::cu::Scratch part(s);
     if (int st = part.alloc(sizeof(float) * (size_t)(len * splits), op)) return st;
-    sgemm_kernel<TA, TB><<<grid, tile::THREADS, 0, s>>>(a, b, nullptr, c, part.as<float>(), M, N, K, lda, ldb, per);
+    QY_LAUNCH(grid, tile::THREADS, 0, s, sgemm_kernel<TA, TB>)(a, b, nullptr, c, part.as<float>(), M, N, K, lda, ldb, per);
     QY_LAUNCH_CHECK(op);
     return qy::cu::splitk_sum(s, op, part.as<float>(), splits, len, bias, N, c);
 }

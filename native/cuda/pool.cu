@@ -111,7 +111,7 @@ __global__ void avgpool_bwd_kernel(const float* __restrict__ dy, float* __restri
 
 int cuda_maxpool2x2_fwd(void* stream, const float* x, float* y, int n, int h, int w, int c) {
     const int64_t total = (int64_t)n * (h / 2) * (w / 2) * c;
-    maxpool_fwd_kernel<<<grid_for(total), kThreads, 0, qy::cu::as_stream(stream)>>>(x, y, total, h, w, c);
+    QY_LAUNCH(grid_for(total), kThreads, 0, qy::cu::as_stream(stream), maxpool_fwd_kernel)(x, y, total, h, w, c);
     return qy::cu::launch_status("qy_maxpool2x2_fwd");
 }
 
@@ -119,23 +119,23 @@ int cuda_maxpool2x2_bwd(void* stream, const float* x, const float* dy, float* dx
     const char* op = "qy_maxpool2x2_bwd";
     cudaStream_t s = qy::cu::as_stream(stream);
     const int64_t total = (int64_t)n * (h / 2) * (w / 2) * c;
-    maxpool_bwd_kernel<<<grid_for(total), kThreads, 0, s>>>(x, dy, dx, total, h, w, c);
+    QY_LAUNCH(grid_for(total), kThreads, 0, s, maxpool_bwd_kernel)(x, dy, dx, total, h, w, c);
     QY_LAUNCH_CHECK(op);
     const int64_t col = (w % 2) ? (int64_t)n * (2 * (h / 2)) * c : 0;
     const int64_t row = (h % 2) ? (int64_t)n * w * c : 0;
     if (col + row == 0) return QY_OK;
-    maxpool_bwd_tail_kernel<<<grid_for(col + row), kThreads, 0, s>>>(dx, col, col + row, h, w, c);
+    QY_LAUNCH(grid_for(col + row), kThreads, 0, s, maxpool_bwd_tail_kernel)(dx, col, col + row, h, w, c);
     return qy::cu::launch_status(op);
 }
 
 int cuda_avgpool_global_fwd(void* stream, const float* x, float* y, int n, int hw, int c) {
-    avgpool_fwd_kernel<<<grid_for((int64_t)n * c), kThreads, 0, qy::cu::as_stream(stream)>>>(x, y, n, hw, c);
+    QY_LAUNCH(grid_for((int64_t)n * c), kThreads, 0, qy::cu::as_stream(stream), avgpool_fwd_kernel)(x, y, n, hw, c);
     return qy::cu::launch_status("qy_avgpool_global_fwd");
 }
 
 int cuda_avgpool_global_bwd(void* stream, const float* dy, float* dx, int n, int hw, int c) {
     const int64_t total = (int64_t)n * hw * c;
     const float inv = 1.0f / (float)hw;
-    avgpool_bwd_kernel<<<grid_for(total), kThreads, 0, qy::cu::as_stream(stream)>>>(dy, dx, total, hw, c, inv);
+    QY_LAUNCH(grid_for(total), kThreads, 0, qy::cu::as_stream(stream), avgpool_bwd_kernel)(dy, dx, total, hw, c, inv);
     return qy::cu::launch_status("qy_avgpool_global_bwd");
 }

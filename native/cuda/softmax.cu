@@ -110,12 +110,12 @@ __global__ void nll_bwd_kernel(const int32_t* __restrict__ labels, float* __rest
 }  // namespace
 
 int cuda_log_softmax_fwd(void* stream, const float* x, float* y, int n, int c) {
-    log_softmax_fwd_kernel<<<warp_grid(n), kThreads, 0, qy::cu::as_stream(stream)>>>(x, y, n, c);
+    QY_LAUNCH(warp_grid(n), kThreads, 0, qy::cu::as_stream(stream), log_softmax_fwd_kernel)(x, y, n, c);
     return qy::cu::launch_status("qy_log_softmax_fwd");
 }
 
 int cuda_log_softmax_bwd(void* stream, const float* y, const float* dy, float* dx, int n, int c) {
-    log_softmax_bwd_kernel<<<warp_grid(n), kThreads, 0, qy::cu::as_stream(stream)>>>(y, dy, dx, n, c);
+    QY_LAUNCH(warp_grid(n), kThreads, 0, qy::cu::as_stream(stream), log_softmax_bwd_kernel)(y, dy, dx, n, c);
     return qy::cu::launch_status("qy_log_softmax_bwd");
 }
 
@@ -124,9 +124,9 @@ int cuda_nll_fwd(void* stream, const float* logp, const int32_t* labels, float* 
     cudaStream_t s = qy::cu::as_stream(stream);
     qy::cu::Scratch term(s);
     if (int st = term.alloc(sizeof(double) * (size_t)n, op)) return st;
-    nll_terms_kernel<<<warp_grid(n), kThreads, 0, s>>>(logp, labels, term.as<double>(), n, c, smoothing);
+    QY_LAUNCH(warp_grid(n), kThreads, 0, s, nll_terms_kernel)(logp, labels, term.as<double>(), n, c, smoothing);
     QY_LAUNCH_CHECK(op);
-    nll_mean_kernel<<<1, 1024, 0, s>>>(term.as<double>(), n, loss);
+    QY_LAUNCH(1, 1024, 0, s, nll_mean_kernel)(term.as<double>(), n, loss);
     return qy::cu::launch_status(op);
 }
 
@@ -134,6 +134,6 @@ int cuda_nll_bwd(void* stream, const int32_t* labels, float* dlogp, int n, int c
     // Same float expressions as the CPU, evaluated once on the host.
     const float off = -scale * smoothing / (float)c / (float)n;
     const float on = off - scale * (1.0f - smoothing) / (float)n;
-    nll_bwd_kernel<<<warp_grid(n), kThreads, 0, qy::cu::as_stream(stream)>>>(labels, dlogp, n, c, on, off);
+    QY_LAUNCH(warp_grid(n), kThreads, 0, qy::cu::as_stream(stream), nll_bwd_kernel)(labels, dlogp, n, c, on, off);
     return qy::cu::launch_status("qy_nll_bwd");
 }

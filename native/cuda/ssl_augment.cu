@@ -82,10 +82,10 @@ int cuda_simclr_augment(void* stream, const float* x, float* y, int n, int h, in
     if (int rc = scratch.alloc(draws_bytes + sizeof(float) * (size_t)n, op)) return rc;
     qy::SimclrDraw* draws = scratch.as<qy::SimclrDraw>();
     float* means = reinterpret_cast<float*>(scratch.as<char>() + draws_bytes);
-    draw_kernel<<<qy::cu::grid_for(n), kThreads, 0, s>>>(*params, n, h, w, seed, step, view, draws);
+    QY_LAUNCH(qy::cu::grid_for(n), kThreads, 0, s, draw_kernel)(*params, n, h, w, seed, step, view, draws);
     QY_LAUNCH_CHECK(op);
-    contrast_kernel<<<(unsigned)std::min(n, 65535), kThreads, 0, s>>>(x, n, h, w, c, norm, draws, means);
+    QY_LAUNCH((unsigned)std::min(n, 65535), kThreads, 0, s, contrast_kernel)(x, n, h, w, c, norm, draws, means);
     QY_LAUNCH_CHECK(op);
-    pixel_kernel<<<qy::cu::grid_for((int64_t)n * h * w), kThreads, 0, s>>>(x, y, n, h, w, c, norm, draws, means);
+    QY_LAUNCH(qy::cu::grid_for((int64_t)n * h * w), kThreads, 0, s, pixel_kernel)(x, y, n, h, w, c, norm, draws, means);
     return qy::cu::launch_status(op);
 }

@@ -1,0 +1,678 @@
+// Quarry's CUDA emulator: the scheduler behind cuda_runtime.h and the runtime API it declares.
+//
+// A block runs as fibers, one per CUDA thread, on the launching host thread. A fiber switch saves the callee-saved
+// registers, the SSE control word and the x87 control word, and swaps stack pointers (System V x86-64; ~10 ns, so
+// a 256-thread block crossing a barrier costs microseconds, not the milliseconds of ucontext's signal-mask
+// syscalls). Fibers that finish without blocking hand their stack to the next thread, so a kernel without barriers
+// touches one stack; fibers that block keep theirs until released.
+//
+// The scheduler runs the block's fibers in thread order, each until it finishes or waits (block barrier or warp
+// collective). The last thread to reach a barrier releases the others and continues; the last lane to reach a warp
+// collective computes every lane's result (shuffle, vote, mma fragments) and continues. A thread that exits while
+// others wait for it, a barrier reached at different source lines, lanes whose masks disagree, or a pass in which
+// no thread can run stops the launch with a message (see cuda_runtime.h); the op then returns cudaErrorLaunchFailure.
+#if !defined(__x86_64__)
+#error "the CUDA emulator's fiber switch is written for x86-64 (System V)"
+#endif
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cuda_runtime.h"
+
+extern "C" void qy_emu_switch(void** save_sp, void* load_sp);
+extern "C" void qy_emu_fiber_entry();
+
+// qy_emu_switch(save, load): push callee-saved state, *save = rsp, rsp = load, pop, ret.
+// qy_emu_fiber_entry: the first "return address" of a new fiber: calls r13(r12) on an aligned stack.
+asm(R"(
+    .text
+    .globl qy_emu_switch
+    .hidden qy_emu_switch
+    .type qy_emu_switch, @function
+qy_emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size qy_emu_switch, .-qy_emu_switch
+
+    .globl qy_emu_fiber_entry
+    .hidden qy_emu_fiber_entry
+    .type qy_emu_fiber_entry, @function
+qy_emu_fiber_entry:
+    movq %r12, %rdi
+    andq $-16, %rsp
+    callq *%r13
+    ud2
+    .size qy_emu_fiber_entry, .-qy_emu_fiber_entry
+)");
+
+namespace qy_emu {
+
+thread_local const ThreadState* tls_thread = nullptr;
+thread_local BlockState tls_block{};
+
+namespace {
+
+constexpr size_t kStackBytes = 256 * 1024;  // virtual; only touched pages are committed
+
+enum class State { NotStarted, Running, Ready, AtBarrier, AtWarp, Done };
+
+struct Fiber {
+    ThreadState ts{};
+    State state = State::NotStarted;
+    void* sp = nullptr;
+    char* stack = nullptr;
+    const char* file = nullptr;  // where it waits
+    int line = 0;
+    // A pending warp collective.
+    WarpOp op = WarpOp::Sync;
+    unsigned mask = 0;
+    int param = 0, width = 32, words = 0;
+    uint64_t in[8] = {};
+    uint64_t* out = nullptr;
+};
+
+const char* op_name(WarpOp op) {
+    switch (op) {
+        case WarpOp::Sync: return "__syncwarp";
+        case WarpOp::ShflIdx: return "__shfl_sync";
+        case WarpOp::ShflXor: return "__shfl_xor_sync";
+        case WarpOp::ShflDown: return "__shfl_down_sync";
+        case WarpOp::ShflUp: return "__shfl_up_sync";
+        case WarpOp::Ballot: return "__ballot_sync";
+        case WarpOp::Any: return "__any_sync";
+        case WarpOp::All: return "__all_sync";
+        case WarpOp::MmaF64: return "mma.sync.m8n8k4.f64";
+    }
+    return "?";
+}
+
+// Per host thread: the block being run.
+struct Scheduler {
+    std::vector<Fiber> fibers;
+    std::vector<char*> free_stacks;
+    std::vector<unsigned char> dyn_smem;
+    void* sched_sp = nullptr;
+    Fiber* current = nullptr;
+    int at_barrier = 0;
+    bool faulted = false;
+    std::string fault_msg;
+    ThreadBody body = nullptr;
+    void* launch = nullptr;
+
+    char* take_stack() {
+        if (!free_stacks.empty()) {
+            char* s = free_stacks.back();
+            free_stacks.pop_back();
+            return s;
+        }
+        const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        void* m = mmap(nullptr, kStackBytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                       -1, 0);
+        if (m == MAP_FAILED) {
+            std::fprintf(stderr, "cuda_emu: cannot map a %zu-byte fiber stack\n", kStackBytes);
+            std::abort();
+        }
+        mprotect(m, page, PROT_NONE);  // guard page: an overflow faults instead of corrupting a neighbour
+        return static_cast<char*>(m) + page;
+    }
+    void give_stack(Fiber& f) {
+        if (f.stack) free_stacks.push_back(f.stack);
+        f.stack = nullptr;
+    }
+    std::string where(const Fiber& f) const {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "thread (%u,%u,%u)", f.ts.thread_idx.x, f.ts.thread_idx.y, f.ts.thread_idx.z);
+        return buf;
+    }
+};
+
+thread_local Scheduler tls_sched;
+
+std::string vformat(const char* fmt, va_list ap) {
+    char buf[1024];
+    std::vsnprintf(buf, sizeof buf, fmt, ap);
+    return buf;
+}
+std::string format(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    std::string s = vformat(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void yield_to_scheduler() {
+    Scheduler& s = tls_sched;
+    qy_emu_switch(&s.current->sp, s.sched_sp);
+}
+
+// Records the fault and, when called on a fiber, leaves it for good.
+void raise_fault(std::string msg) {
+    Scheduler& s = tls_sched;
+    if (!s.faulted) {
+        s.faulted = true;
+        s.fault_msg = std::move(msg);
+    }
+    if (s.current) {
+        s.current->state = State::Done;
+        Fiber* f = s.current;
+        qy_emu_switch(&f->sp, s.sched_sp);
+        __builtin_unreachable();
+    }
+}
+
+void fiber_main(Fiber* f) {
+    Scheduler& s = tls_sched;
+    s.body(s.launch);
+    // Exiting while others wait for this thread is a barrier or collective that can never complete.
+    if (s.at_barrier > 0) {
+        for (Fiber& o : s.fibers)
+            if (o.state == State::AtBarrier) {
+                raise_fault(format("%s exited while %d thread(s) wait at __syncthreads (%s:%d): a barrier not "
+                                   "reached by every thread of the block", s.where(*f).c_str(), s.at_barrier,
+                                   o.file, o.line));
+            }
+    }
+    const int base = f->ts.linear & ~31, lane = f->ts.linear & 31;
+    for (int j = 0; j < 32 && base + j < (int)s.fibers.size(); ++j) {
+        Fiber& o = s.fibers[base + j];
+        if (o.state == State::AtWarp && ((o.mask >> lane) & 1u))
+            raise_fault(format("%s (lane %d) exited while lane %d waits for it in %s (%s:%d) with mask 0x%08x",
+                               s.where(*f).c_str(), lane, j, op_name(o.op), o.file, o.line, o.mask));
+    }
+    f->state = State::Done;
+    qy_emu_switch(&f->sp, s.sched_sp);
+    __builtin_unreachable();
+}
+
+void start_fiber(Fiber& f) {
+    Scheduler& s = tls_sched;
+    f.stack = s.take_stack();
+    // Initial frame, low to high: control words, r15, r14, r13 (entry), r12 (argument), rbx, rbp, return address.
+    uintptr_t top = ((uintptr_t)(f.stack + kStackBytes)) & ~(uintptr_t)15;
+    uint64_t* sp = reinterpret_cast<uint64_t*>(top - 128);
+    const uint32_t mxcsr = 0x1f80, fpucw = 0x037f;
+    std::memcpy(&sp[0], &mxcsr, 4);
+    std::memcpy(reinterpret_cast<char*>(&sp[0]) + 4, &fpucw, 4);
+    sp[1] = 0;                                   // r15
+    sp[2] = 0;                                   // r14
+    sp[3] = reinterpret_cast<uint64_t>(&fiber_main);  // r13
+    sp[4] = reinterpret_cast<uint64_t>(&f);      // r12
+    sp[5] = 0;                                   // rbx
+    sp[6] = 0;                                   // rbp
+    sp[7] = reinterpret_cast<uint64_t>(&qy_emu_fiber_entry);
+    sp[8] = 0;
+    f.sp = sp;
+}
+
+void run_fiber(Fiber& f) {
+    Scheduler& s = tls_sched;
+    if (f.state == State::NotStarted) start_fiber(f);
+    f.state = State::Running;
+    s.current = &f;
+    tls_thread = &f.ts;
+    qy_emu_switch(&s.sched_sp, f.sp);
+    s.current = nullptr;
+    tls_thread = nullptr;
+    if (f.state == State::Done) s.give_stack(f);
+}
+
+std::string describe_waits(const Scheduler& s) {
+    std::string out;
+    int listed = 0;
+    for (const Fiber& f : s.fibers) {
+        if (f.state != State::AtBarrier && f.state != State::AtWarp) continue;
+        if (listed++ == 4) {
+            out += "; ...";
+            break;
+        }
+        out += format("%s%s waits at %s (%s:%d)", out.empty() ? "" : "; ", s.where(f).c_str(),
+                      f.state == State::AtBarrier ? "__syncthreads" : op_name(f.op), f.file, f.line);
+    }
+    return out;
+}
+
+// Runs one block to completion. Returns false on a fault.
+bool run_block(int nthreads) {
+    Scheduler& s = tls_sched;
+    for (;;) {
+        bool ran = false, all_done = true;
+        for (int i = 0; i < nthreads; ++i) {
+            Fiber& f = s.fibers[i];
+            if (f.state == State::NotStarted || f.state == State::Ready) {
+                run_fiber(f);
+                ran = true;
+                if (s.faulted) break;
+            }
+            if (f.state != State::Done) all_done = false;
+        }
+        if (s.faulted) break;
+        if (all_done) return true;
+        if (!ran) {
+            s.faulted = true;
+            s.fault_msg = "deadlock: no thread can run: " + describe_waits(s);
+            break;
+        }
+    }
+    // Abandon the suspended fibers: kernels hold no resources on their stacks.
+    for (Fiber& f : s.fibers) s.give_stack(f);
+    return false;
+}
+
+// The lanes' results for a complete warp collective; lanes are those in `mask` of the warp starting at `base`.
+void complete_warp_op(Scheduler& s, int base, unsigned mask) {
+    Fiber* lanes[32] = {};
+    for (int j = 0; j < 32; ++j)
+        if ((mask >> j) & 1u) lanes[j] = &s.fibers[base + j];
+    const Fiber& first = *s.current;
+    for (int j = 0; j < 32; ++j) {
+        if (!lanes[j]) continue;
+        const Fiber& o = *lanes[j];
+        if (o.op != first.op || o.mask != first.mask)
+            raise_fault(format("warp collective mismatch: lane %d is in %s (%s:%d) with mask 0x%08x, lane %d in %s "
+                               "(%s:%d) with mask 0x%08x", first.ts.linear & 31, op_name(first.op), first.file,
+                               first.line, first.mask, j, op_name(o.op), o.file, o.line, o.mask));
+    }
+    switch (first.op) {
+        case WarpOp::Sync:
+            break;
+        case WarpOp::ShflIdx:
+        case WarpOp::ShflXor:
+        case WarpOp::ShflDown:
+        case WarpOp::ShflUp:
+            for (int l = 0; l < 32; ++l) {
+                if (!lanes[l]) continue;
+                const Fiber& me = *lanes[l];
+                const int w = me.width;
+                if (w < 1 || w > 32 || (w & (w - 1)) != 0)
+                    raise_fault(format("%s (%s:%d): width %d is not a power of two in [1, 32]", op_name(me.op),
+                                       me.file, me.line, w));
+                const int seg = l & ~(w - 1);
+                int src = l;
+                switch (me.op) {
+                    case WarpOp::ShflIdx: src = seg + (me.param & (w - 1)); break;
+                    case WarpOp::ShflXor: src = l ^ me.param; src = src >= seg + w ? l : src; break;
+                    case WarpOp::ShflDown: src = l + me.param; src = src >= seg + w ? l : src; break;
+                    case WarpOp::ShflUp: src = l - me.param; src = src < seg ? l : src; break;
+                    default: break;
+                }
+                if (src < 0 || src > 31 || !lanes[src])
+                    raise_fault(format("lane %d reads lane %d in %s (%s:%d), outside the mask 0x%08x", l, src,
+                                       op_name(me.op), me.file, me.line, mask));
+                me.out[0] = lanes[src]->in[0];
+            }
+            break;
+        case WarpOp::Ballot:
+        case WarpOp::Any:
+        case WarpOp::All: {
+            unsigned ballot = 0;
+            for (int j = 0; j < 32; ++j)
+                if (lanes[j] && lanes[j]->in[0]) ballot |= 1u << j;
+            const uint64_t r = first.op == WarpOp::Ballot ? ballot
+                               : first.op == WarpOp::Any  ? (ballot != 0)
+                                                          : (ballot == mask);
+            for (int j = 0; j < 32; ++j)
+                if (lanes[j]) lanes[j]->out[0] = r;
+            break;
+        }
+        case WarpOp::MmaF64: {
+            // PTX ISA, mma.m8n8k4 with .f64: A 8x4 row-major, lane l holds A[l/4][l%4]; B 4x8 column-major, lane l
+            // holds B[l%4][l/4]; C and D 8x8, lane l holds row l/4, columns 2(l%4) and 2(l%4)+1.
+            if (mask != 0xffffffffu)
+                raise_fault(format("mma.sync (%s:%d) needs all 32 lanes, mask 0x%08x", first.file, first.line, mask));
+            double a[8][4], b[4][8];
+            for (int l = 0; l < 32; ++l) {
+                a[l / 4][l % 4] = from_bits<double>(lanes[l]->in[0]);
+                b[l % 4][l / 4] = from_bits<double>(lanes[l]->in[1]);
+            }
+            for (int l = 0; l < 32; ++l) {
+                for (int i = 0; i < 2; ++i) {
+                    const int row = l / 4, col = 2 * (l % 4) + i;
+                    double d = from_bits<double>(lanes[l]->in[2 + i]);
+                    for (int k = 0; k < 4; ++k) d = std::fma(a[row][k], b[k][col], d);
+                    lanes[l]->out[i] = to_bits(d);
+                }
+            }
+            break;
+        }
+    }
+    for (int j = 0; j < 32; ++j)
+        if (lanes[j] && lanes[j] != s.current) lanes[j]->state = State::Ready;
+}
+
+std::mutex g_mutex;  // allocations, device state, last error
+std::map<uintptr_t, size_t> g_allocs;
+std::map<const void*, int> g_max_dyn_smem;
+thread_local cudaError_t tls_last_error = cudaSuccess;
+int g_device = 0;
+
+cudaError_t set_error(cudaError_t e) {
+    if (e != cudaSuccess) tls_last_error = e;
+    return e;
+}
+
+bool inside_allocation(const void* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    auto it = g_allocs.upper_bound(a);
+    if (it == g_allocs.begin()) return false;
+    --it;
+    return a >= it->first && a + bytes <= it->first + it->second;
+}
+
+int env_int(const char* name, int fallback) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return fallback;
+    return std::atoi(v);
+}
+
+}  // namespace
+
+void sync_block(const char* file, int line) {
+    Scheduler& s = tls_sched;
+    Fiber& f = *s.current;
+    f.file = file;
+    f.line = line;
+    f.state = State::AtBarrier;
+    if (++s.at_barrier < (int)s.fibers.size()) {
+        yield_to_scheduler();
+        return;
+    }
+    for (Fiber& o : s.fibers)
+        if (o.file != file || o.line != line)
+            raise_fault(format("threads of one block wait at different barriers: %s at __syncthreads (%s:%d), %s at "
+                               "__syncthreads (%s:%d)", s.where(f).c_str(), file, line, s.where(o).c_str(), o.file,
+                               o.line));
+    s.at_barrier = 0;
+    for (Fiber& o : s.fibers) o.state = State::Ready;
+    f.state = State::Running;
+}
+
+void warp_collective(WarpOp op, unsigned mask, const uint64_t* in, int words, int param, int width, uint64_t* out,
+                     const char* file, int line) {
+    Scheduler& s = tls_sched;
+    Fiber& f = *s.current;
+    const int lane = f.ts.linear & 31, base = f.ts.linear - lane, n = (int)s.fibers.size();
+    if (!((mask >> lane) & 1u))
+        raise_fault(format("lane %d calls %s (%s:%d) with mask 0x%08x, which omits the calling lane", lane,
+                           op_name(op), file, line, mask));
+    for (int j = 0; j < 32; ++j) {
+        if (!((mask >> j) & 1u)) continue;
+        if (base + j >= n)
+            raise_fault(format("%s (%s:%d): mask 0x%08x names lane %d, which does not exist in a block of %d "
+                               "threads", op_name(op), file, line, mask, j, n));
+        if (s.fibers[base + j].state == State::Done)
+            raise_fault(format("%s (%s:%d): mask 0x%08x names lane %d, which has exited", op_name(op), file, line,
+                               mask, j));
+    }
+    f.op = op;
+    f.mask = mask;
+    f.param = param;
+    f.width = width;
+    f.words = words;
+    for (int i = 0; i < words; ++i) f.in[i] = in[i];
+    f.out = out;
+    f.file = file;
+    f.line = line;
+    f.state = State::AtWarp;
+    for (int j = 0; j < 32; ++j)
+        if (((mask >> j) & 1u) && s.fibers[base + j].state != State::AtWarp) {
+            yield_to_scheduler();
+            return;
+        }
+    complete_warp_op(s, base, mask);
+    f.state = State::Running;
+}
+
+void mma_m8n8k4_f64(double& d0, double& d1, double a, double b, const char* file, int line) {
+    const uint64_t in[4] = {to_bits(a), to_bits(b), to_bits(d0), to_bits(d1)};
+    uint64_t out[2];
+    warp_collective(WarpOp::MmaF64, 0xffffffffu, in, 4, 0, 32, out, file, line);
+    d0 = from_bits<double>(out[0]);
+    d1 = from_bits<double>(out[1]);
+}
+
+void fault(const char* file, int line, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    std::string msg = vformat(fmt, ap);
+    va_end(ap);
+    raise_fault(format("%s (%s:%d)", msg.c_str(), file, line));
+    std::abort();  // not reached on a fiber
+}
+
+cudaError_t set_max_dynamic_smem(const void* key, int bytes) {
+    if (bytes < 0 || (size_t)bytes > kSmemOptin) return set_error(cudaErrorInvalidValue);
+    std::lock_guard<std::mutex> lock(g_mutex);
+    g_max_dyn_smem[key] = bytes;
+    return cudaSuccess;
+}
+
+cudaError_t run_grid(const char* kernel, dim3 grid, dim3 block, size_t smem, ThreadBody body, void* launch) {
+    const uint64_t threads = (uint64_t)block.x * block.y * block.z;
+    if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
+        grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535 || smem > kSmemOptin) {
+        std::fprintf(stderr, "cuda_emu: %s: invalid launch: grid (%u,%u,%u), block (%u,%u,%u), %zu bytes of dynamic "
+                     "shared memory\n", kernel, grid.x, grid.y, grid.z, block.x, block.y, block.z, smem);
+        return set_error(cudaErrorInvalidConfiguration);
+    }
+    Scheduler& s = tls_sched;
+    if (s.current != nullptr) {
+        std::fprintf(stderr, "cuda_emu: %s launched from inside a kernel (dynamic parallelism is not emulated)\n",
+                     kernel);
+        return set_error(cudaErrorLaunchFailure);
+    }
+    s.body = body;
+    s.launch = launch;
+    s.faulted = false;
+    s.fault_msg.clear();
+    s.fibers.assign(threads, Fiber{});
+    for (uint64_t t = 0; t < threads; ++t) {
+        ThreadState& ts = s.fibers[t].ts;
+        ts.thread_idx = {(unsigned)(t % block.x), (unsigned)(t / block.x % block.y),
+                         (unsigned)(t / ((uint64_t)block.x * block.y))};
+        ts.linear = (int)t;
+    }
+    s.dyn_smem.resize(smem);
+    tls_block.block_dim = block;
+    tls_block.grid_dim = grid;
+    tls_block.dyn_smem = smem ? s.dyn_smem.data() : nullptr;
+    for (unsigned bz = 0; bz < grid.z; ++bz)
+        for (unsigned by = 0; by < grid.y; ++by)
+            for (unsigned bx = 0; bx < grid.x; ++bx) {
+                tls_block.block_idx = {bx, by, bz};
+                for (Fiber& f : s.fibers) {
+                    f.state = State::NotStarted;
+                    f.file = nullptr;
+                    f.line = 0;
+                }
+                s.at_barrier = 0;
+                if (smem) std::memset(s.dyn_smem.data(), 0xff, smem);  // NaN as floats and doubles
+                if (!run_block((int)threads)) {
+                    std::fprintf(stderr, "cuda_emu: %s, block (%u,%u,%u) of grid (%u,%u,%u), block (%u,%u,%u): %s\n",
+                                 kernel, bx, by, bz, grid.x, grid.y, grid.z, block.x, block.y, block.z,
+                                 s.fault_msg.c_str());
+                    s.fibers.clear();
+                    return set_error(cudaErrorLaunchFailure);
+                }
+            }
+    s.fibers.clear();
+    return cudaSuccess;
+}
+
+}  // namespace qy_emu
+
+// ---- runtime API ----------------------------------------------------------------------------------------------------
+using namespace qy_emu;
+
+cudaError_t cudaGetDeviceCount(int* count) {
+    *count = env_int("QY_CUDA_EMU_DEVICES", 1);
+    if (*count <= 0) {
+        *count = 0;
+        return set_error(cudaErrorNoDevice);
+    }
+    return cudaSuccess;
+}
+cudaError_t cudaGetDevice(int* device) {
+    *device = g_device;
+    return cudaSuccess;
+}
+cudaError_t cudaSetDevice(int device) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || device < 0 || device >= n) return set_error(cudaErrorInvalidValue);
+    g_device = device;
+    return cudaSuccess;
+}
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || device < 0 || device >= n) return set_error(cudaErrorInvalidValue);
+    std::memset(prop, 0, sizeof *prop);
+    std::snprintf(prop->name, sizeof prop->name, "Quarry CUDA emulator (sm_90 semantics, %d SMs)",
+                  env_int("QY_CUDA_EMU_SMS", 132));
+    prop->totalGlobalMem = (size_t)16 << 30;
+    prop->sharedMemPerBlock = kSmemDefault;
+    prop->sharedMemPerBlockOptin = kSmemOptin;
+    prop->major = 9;
+    prop->minor = 0;
+    prop->multiProcessorCount = env_int("QY_CUDA_EMU_SMS", 132);
+    prop->maxThreadsPerBlock = 1024;
+    prop->warpSize = 32;
+    return cudaSuccess;
+}
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
+    cudaDeviceProp p;
+    if (cudaError_t e = cudaGetDeviceProperties(&p, device)) return e;
+    switch (attr) {
+        case cudaDevAttrMultiProcessorCount: *value = p.multiProcessorCount; return cudaSuccess;
+        case cudaDevAttrMaxSharedMemoryPerBlock: *value = (int)p.sharedMemPerBlock; return cudaSuccess;
+        case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = (int)p.sharedMemPerBlockOptin; return cudaSuccess;
+    }
+    return set_error(cudaErrorInvalidValue);
+}
+cudaError_t cudaDriverGetVersion(int* version) {
+    *version = 13000;
+    return cudaSuccess;
+}
+cudaError_t cudaRuntimeGetVersion(int* version) {
+    *version = 13000;
+    return cudaSuccess;
+}
+cudaError_t cudaGetLastError() {
+    cudaError_t e = tls_last_error;
+    tls_last_error = cudaSuccess;
+    return e;
+}
+cudaError_t cudaPeekAtLastError() { return tls_last_error; }
+const char* cudaGetErrorName(cudaError_t err) {
+    switch (err) {
+        case cudaSuccess: return "cudaSuccess";
+        case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+        case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+        case cudaErrorInsufficientDriver: return "cudaErrorInsufficientDriver";
+        case cudaErrorNoDevice: return "cudaErrorNoDevice";
+        case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
+        case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+        case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+        case cudaErrorNotSupported: return "cudaErrorNotSupported";
+    }
+    return "cudaErrorUnknown";
+}
+const char* cudaGetErrorString(cudaError_t err) {
+    switch (err) {
+        case cudaSuccess: return "no error";
+        case cudaErrorInvalidValue: return "invalid argument";
+        case cudaErrorMemoryAllocation: return "out of memory";
+        case cudaErrorInsufficientDriver: return "CUDA driver version is insufficient for CUDA runtime version";
+        case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+        case cudaErrorInvalidDevicePointer: return "invalid device pointer";
+        case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+        case cudaErrorLaunchFailure: return "unspecified launch failure (emulator: see the message above)";
+        case cudaErrorNotSupported: return "operation not supported";
+    }
+    return "unknown error";
+}
+cudaError_t cudaMalloc(void** ptr, size_t bytes) {
+    *ptr = nullptr;
+    // 256-byte alignment, as cudaMalloc guarantees; a zero-byte request still gets a distinct pointer.
+    void* p = std::aligned_alloc(256, ((bytes ? bytes : 1) + 255) / 256 * 256);
+    if (!p) return set_error(cudaErrorMemoryAllocation);
+    std::lock_guard<std::mutex> lock(g_mutex);
+    g_allocs[reinterpret_cast<uintptr_t>(p)] = bytes;
+    *ptr = p;
+    return cudaSuccess;
+}
+cudaError_t cudaFree(void* ptr) {
+    if (!ptr) return cudaSuccess;
+    {
+        std::lock_guard<std::mutex> lock(g_mutex);
+        auto it = g_allocs.find(reinterpret_cast<uintptr_t>(ptr));
+        if (it == g_allocs.end()) {
+            std::fprintf(stderr, "cuda_emu: cudaFree of %p, which is not a live allocation\n", ptr);
+            return set_error(cudaErrorInvalidDevicePointer);
+        }
+        g_allocs.erase(it);
+    }
+    std::free(ptr);
+    return cudaSuccess;
+}
+cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t) { return cudaMalloc(ptr, bytes); }
+cudaError_t cudaFreeAsync(void* ptr, cudaStream_t) { return cudaFree(ptr); }
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+    const bool dst_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+    const bool src_dev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
+    if ((dst_dev && !inside_allocation(dst, bytes)) || (src_dev && !inside_allocation(src, bytes))) {
+        std::fprintf(stderr, "cuda_emu: cudaMemcpy of %zu bytes from %p to %p leaves device memory\n", bytes, src, dst);
+        return set_error(cudaErrorInvalidValue);
+    }
+    if (bytes) std::memmove(dst, src, bytes);
+    return cudaSuccess;
+}
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
+    return cudaMemcpy(dst, src, bytes, kind);
+}
+cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
+    if (!inside_allocation(dst, bytes)) return set_error(cudaErrorInvalidValue);
+    std::memset(dst, value, bytes);
+    return cudaSuccess;
+}
+cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) { return cudaMemset(dst, value, bytes); }
+// Work runs at launch, so a stream is only a distinct handle.
+cudaError_t cudaStreamCreate(cudaStream_t* stream) {
+    *stream = reinterpret_cast<cudaStream_t>(new char(0));
+    return cudaSuccess;
+}
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) { return cudaStreamCreate(stream); }
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+    delete reinterpret_cast<char*>(stream);
+    return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }

@@ -21,8 +21,11 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -388,6 +391,31 @@ bool inside_allocation(const void* p, size_t bytes) {
     return a >= it->first && a + bytes <= it->first + it->second;
 }
 
+// Kernel coverage: the names of the kernels launched, written at exit to $QY_CUDA_EMU_COVERAGE (one per line)
+// so that a test can check that every __global__ function in native/cuda ran.
+struct Coverage {
+    std::set<std::string> kernels;
+    ~Coverage() {
+        const char* path = std::getenv("QY_CUDA_EMU_COVERAGE");
+        if (!path || !*path || kernels.empty()) return;
+        std::error_code ec;
+        std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+        std::ofstream out(path, std::ios::trunc);
+        for (const std::string& k : kernels) out << k << '\n';
+    }
+    // "qy::cu::colsum_partial_kernel<Acc>" -> "colsum_partial_kernel"
+    void add(const char* launch_text) {
+        std::string name(launch_text);
+        name = name.substr(0, name.find('<'));
+        const size_t colon = name.rfind("::");
+        if (colon != std::string::npos) name = name.substr(colon + 2);
+        while (!name.empty() && name.back() == ' ') name.pop_back();
+        std::lock_guard<std::mutex> lock(g_mutex);
+        kernels.insert(name);
+    }
+};
+Coverage g_coverage;
+
 int env_int(const char* name, int fallback) {
     const char* v = std::getenv(name);
     if (!v || !*v) return fallback;
@@ -484,6 +512,7 @@ cudaError_t run_grid(const char* kernel, dim3 grid, dim3 block, size_t smem, Thr
                      "shared memory\n", kernel, grid.x, grid.y, grid.z, block.x, block.y, block.z, smem);
         return set_error(cudaErrorInvalidConfiguration);
     }
+    g_coverage.add(kernel);
     Scheduler& s = tls_sched;
     if (s.current != nullptr) {
         std::fprintf(stderr, "cuda_emu: %s launched from inside a kernel (dynamic parallelism is not emulated)\n",

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -61,7 +62,23 @@ struct Tally {
 };
 inline Tally g_tally;
 
+// QUARRY_TEST_FILTER="a|b": run only the tests whose name contains a or b (the CUDA pass replays the CPU cases that
+// ran, so a filter selects an op on both backends).
+inline bool selected(const std::string& name) {
+    static const char* filter = std::getenv("QUARRY_TEST_FILTER");
+    if (filter == nullptr || *filter == '\0') return true;
+    std::string f(filter);
+    for (size_t start = 0;;) {
+        const size_t bar = f.find('|', start);
+        const std::string part = f.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
+        if (!part.empty() && name.find(part) != std::string::npos) return true;
+        if (bar == std::string::npos) return false;
+        start = bar + 1;
+    }
+}
+
 inline void run_test(const std::string& name, const std::function<void(Test&)>& body) {
+    if (!selected(name)) return;
     Test t(name);
     auto start = std::chrono::steady_clock::now();
     try {

@@ -2404,7 +2404,8 @@ int main() {
         int k, c;
     };
     std::vector<Acq> acqs = {{1, 1, 2},   {7, 1, 5},    {5, 3, 2},   {13, 50, 37}, {33, 7, 37},
-                             {9, 20, 10}, {3, 4, 1},    {11, 49, 3}, {2000, 20, 10}};
+                             {9, 20, 10}, {3, 4, 1},    {11, 49, 3}, {2000, 20, 10},
+                             {2, 3, 12300}};  // variation ratios' counters above 48 KiB of shared memory (opt-in)
     for (int i = 0; i < 2; ++i) acqs.push_back({rand_int(1, 40), rand_int(1, 50), rand_int(2, 37)});
     for (const Acq& a : acqs)
         for (int dtype : {QY_F32, QY_F64})
@@ -2423,7 +2424,9 @@ int main() {
                                 JointCase{2, 20, 10, 6, false}, JointCase{3, 50, 3, 5, false},
                                 JointCase{2, 9, 6, 7, true},    JointCase{0, 3, 4, 1, true},
                                 JointCase{1, 50, 37, 290, false},  // two candidate chunks on the CPU
-                                JointCase{3, 3, 10, 2000, true}})  // several row chunks on the CPU, weighted
+                                JointCase{3, 3, 10, 2000, true},   // several row chunks on the CPU, weighted
+                                JointCase{1, 211, 3, 40, true},    // K >= 209: CUDA streams the probabilities
+                                JointCase{2, 250, 4, 33, false}})
         run_test("joint_entropy exact " + jc.str(), [&](Test& t) { test_joint_exact(t, jc); });
     run_test("golden 1: greedy BatchBALD b=4", test_golden1);
     run_test("golden 2: exact joint entropies of 4 and 8 points", test_golden2);

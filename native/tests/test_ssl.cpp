@@ -756,7 +756,8 @@ int main() {
                          Aug{6, 13, 17, 3, cifar(), 0xFFFFFFFF00000001ull, 123456789, 5},
                          Aug{7, 28, 28, 1, cifar(), 7, 1ull << 33, 0}, Aug{64, 13, 17, 3, strong(), 99, 3, 1},
                          Aug{64, 11, 7, 1, strong(), 5, 6, 0}, Aug{3, 1, 1, 3, strong(), 8, 9, 0},
-                         Aug{5, 2, 40, 3, strong(), 10, 11, 2}, Aug{600, 5, 3, 3, strong(), 12, 13, 0}})
+                         Aug{5, 2, 40, 3, strong(), 10, 11, 2}, Aug{600, 5, 3, 3, strong(), 12, 13, 0},
+                         Aug{65537, 1, 2, 3, strong(), 14, 15, 1}})  // more images than CUDA blocks: grid-stride
         run_test("simclr_augment " + a.str(), [&](Test& t) { test_augment(t, a); });
     run_test("simclr_augment probabilities 0, scale 1: identity", test_identity);
     run_test("simclr_augment flip only: exact mirror, frequency 1/2", test_flip);

@@ -7,7 +7,7 @@ usage: python3 benchmarks/peers/torch_models.py train --model convnet|resnet18 -
        common: [--threads T] [--p P] [--dropout none|classifier|blocks] [--device cpu|cuda] [--warmup W] [--seed S]
 
 Models (as Quarry builds them; PyTorch's NCHW layout, its default, where Quarry is NHWC):
-  convnet   the BatchBALD MNIST ConvNet (notes/anchors.md, Models.mnistConvNet): conv 1->32 5x5, Dropout2d(p), maxpool 2,
+  convnet   the BatchBALD MNIST ConvNet (docs/protocols.md, Models.mnistConvNet): conv 1->32 5x5, Dropout2d(p), maxpool 2,
             ReLU, conv 32->64 5x5, Dropout2d(p), maxpool 2, ReLU, FC 1024->128, Dropout(p), ReLU, FC 128->10; 28x28x1.
   resnet18  ResNet-18 CIFAR variant (ResNetConfig.cifar18): 3x3 stem, no max-pool, 64-128-256-512, [2,2,2,2] basic blocks,
             batch norm, global average pool, FC 512->10; dropout before the classifier (default), Dropout2d after every

@@ -17,7 +17,7 @@ Workloads (sizes, FLOP and byte counts as in bench_ops.cpp; --quick uses bench_o
                                       partner view) and MoCo InfoNCE (l_pos, q @ queue^T, F.cross_entropy to class 0),
                                       forward under no_grad, backward as autograd.grad of one recorded loss (z or q);
                                       the momentum update as mul_ + add_ over ResNet-18's parameter count.
-  acquisition                         float64 math from float32 log-probabilities, written from notes/acquisition.md:
+  acquisition                         float64 math from float32 log-probabilities, written from docs/acquisition.md:
                                       BALD, conditional entropy, exp to float64, and the greedy BatchBALD pieces: the
                                       exact joint update (row-wise Kronecker product), importance sampling of
                                       configurations (torch.multinomial), and the joint entropy of every candidate,
@@ -347,7 +347,7 @@ def bench_softmax_nll(b, dev):
     b.bench(f"logsoftmax_nll_bwd {tag}", "softmax", 5.0 * e, 8.0 * e + 4.0 * n, bwd, lambda: finite("dx", out["dx"]))
 
 
-# ---- acquisition (notes/acquisition.md; FLOPs and bytes: bench_ops.cpp's acquisition section) --------------------
+# ---- acquisition (docs/acquisition.md; FLOPs and bytes: bench_ops.cpp's acquisition section) ---------------------
 
 def chosen_index(i, n):
     """The i-th chosen pool point, as in bench_ops.cpp."""

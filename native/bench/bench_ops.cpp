@@ -386,7 +386,7 @@ void bench_softmax_nll() {
           [&] { return finite<float>("dx", dx.f(), e); });
 }
 
-// ---- acquisition: BALD and greedy BatchBALD (notes/acquisition.md) -------------------------------------------------
+// ---- acquisition: BALD and greedy BatchBALD (docs/acquisition.md) --------------------------------------------------
 // Pool N points, K MC samples, C classes, batch b, M_max configurations. Greedy step 1 is BALD; step t >= 2 has
 // a = t - 1 chosen points: exact while C^a <= M_max (P built by joint_extend, m = C^a rows), else importance-sampled
 // (joint_sample with s = M_max / K draws per sample, m = K * s rows, weights w). Every step ends in one joint_entropy

@@ -1,5 +1,5 @@
 // Acquisition kernels (CUDA): pool scores, and the pieces of greedy BatchBALD. Semantics in quarry.h (the
-// "acquisition" section), formulas in notes/acquisition.md; CPU twin: cpu/acquire.cpp. All math is float64.
+// "acquisition" section), formulas in docs/acquisition.md; CPU twin: cpu/acquire.cpp. All math is float64.
 //
 //   acq_score      scores[n] from log-probabilities logp [n][k][c] (float32 or float64), one warp per pool point:
 //                  entropy of p_mean, BALD, least confidence, margin, variation ratios, mean std, and the

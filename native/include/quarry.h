@@ -219,7 +219,7 @@ int qy_adam_step(int dev, void* stream, float* param, const float* grad, float* 
 
 /* ---- acquisition ------------------------------------------------------------------------------------------- *
  * Input: log-softmax MC outputs logp [n][k][c] (k MC samples, c classes), float32 (QY_F32) or float64 (QY_F64);
- * -inf is a legal log-probability (p = 0). All math is float64; 0 log 0 = 0. Formulas: notes/acquisition.md.
+ * -inf is a legal log-probability (p = 0). All math is float64; 0 log 0 = 0. Formulas: docs/acquisition.md.
  * Every score is oriented so that higher means "pick first". */
 #define QY_F32 0
 #define QY_F64 1

@@ -1,5 +1,5 @@
 // Quarry native op tests: every op of quarry.h on the CPU backend against a float64 reference written straight from
-// the header and, for the acquisition ops, shared/notes/acquisition.md (the reference is the specification), backward
+// the header and, for the acquisition ops, docs/acquisition.md (the reference is the specification), backward
 // ops against central finite differences, bad arguments against their status codes, and, when a GPU is present, every
 // op on CUDA against the CPU result on the same inputs.
 //
@@ -19,7 +19,7 @@
 //   kAcq     1e-12  acquisition ops (all float64) vs the float64 references: same formulas, other summation orders
 //                   (scores, joint entropies); joint_extend and joint_sample's p are bitwise (one product / products
 //                   in the header's order), joint_sample's w at 1e-15 elementwise relative, logp_to_probs within
-//                   1 ulp of std::exp; golden vectors of notes/acquisition.md at the precision they are printed to
+//                   1 ulp of std::exp; golden vectors of docs/acquisition.md at the precision they are printed to
 //   CUDA vs CPU: RNG ops, fill, add, relu and maxpool bitwise; dropout zero pattern bitwise and values at kElem;
 //   acquisition: joint_sample (p and w) and joint_extend bitwise (same Philox draws, products in the same order),
 //   logp_to_probs within 1 ulp (CUDA's exp vs glibc's), scores and joint entropies at kAcqParity = 1e-11 (both
@@ -549,7 +549,7 @@ VecD nll_bwd(const Labels& labels, int n, int c, double s, double scale) {
     return d;
 }
 
-// ---- acquisition (quarry.h and notes/acquisition.md), all float64 ----------------------------------------------
+// ---- acquisition (quarry.h and docs/acquisition.md), all float64 -----------------------------------------------
 
 // p log p with 0 log 0 = 0 (xlogy).
 double xlogx(double p) { return p > 0 ? p * std::log(p) : 0.0; }
@@ -1492,7 +1492,7 @@ void test_adam(Test& t, const AdamCase& h) {
 
 // ---- tests: acquisition -----------------------------------------------------------------------------------------
 // Inputs are log-softmax MC outputs logp [n][k][c]. The references take exp of exactly the values the op reads (float32
-// inputs widened to float64) and follow quarry.h / notes/acquisition.md in float64.
+// inputs widened to float64) and follow quarry.h / docs/acquisition.md in float64.
 
 const char* const kScoreNames[] = {"entropy",          "bald",     "least_confidence", "margin",
                                    "variation_ratios", "mean_std", "cond_entropy"};
@@ -1715,7 +1715,7 @@ void test_joint_exact(Test& t, const JointCase& jc) {
     }
 }
 
-// Greedy BatchBALD (notes/acquisition.md) assembled from the ops with exact joint entropies: the score a(A + {x}) =
+// Greedy BatchBALD (docs/acquisition.md) assembled from the ops with exact joint entropies: the score a(A + {x}) =
 // H(y_A, y_x) - sum_{i in A + {x}} H_c(i) of each of b picks (ties to the lower index; chosen points are excluded).
 Runner greedy_runner(const VecD& logp, int n, int k, int c, int b) {
     return [=](Session& s) {
@@ -1894,7 +1894,7 @@ void test_joint_sample(Test& t, const SampleCase& sc) {
     }
 }
 
-// The importance-sampled estimate -sum_r w[r] sum_j J log J is consistent: notes/acquisition.md golden 4 (5 points,
+// The importance-sampled estimate -sum_r w[r] sum_j J log J is consistent: docs/acquisition.md golden 4 (5 points,
 // C = 10, K = 20: about +-0.14 nats at M = 200, +-0.014 at M = 20,000). 4 chosen points, 3 candidates.
 void test_joint_sample_convergence(Test& t) {
     const int a = 4, k = 20, c = 10;

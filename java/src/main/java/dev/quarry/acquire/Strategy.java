@@ -5,7 +5,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
 
-/** Acquisition strategies by their command-line names (notes/acquisition.md). */
+/** Acquisition strategies by their command-line names (docs/acquisition.md). */
 public enum Strategy {
     RANDOM("random", -1, Noise.NONE),
     ENTROPY("entropy", QuarryNative.QY_SCORE_ENTROPY, Noise.NONE),

@@ -10,7 +10,7 @@ import org.apache.commons.cli.Options;
 
 /**
  * The options shared by {@code al} and {@code sweep}: data, model, loop, acquisition and training settings, with
- * the BatchBALD paper's MNIST protocol as the defaults (notes/anchors.md).
+ * the BatchBALD paper's MNIST protocol as the defaults (docs/protocols.md).
  */
 final class AlOptions {
     private AlOptions() {}

@@ -9,7 +9,7 @@ public final class Models {
     private Models() {}
 
     /**
-     * The BatchBALD paper's MNIST ConvNet (notes/anchors.md): conv 1->32 5x5, Dropout2d(p), maxpool 2, ReLU,
+     * The BatchBALD paper's MNIST ConvNet (docs/protocols.md): conv 1->32 5x5, Dropout2d(p), maxpool 2, ReLU,
      * conv 32->64 5x5, Dropout2d(p), maxpool 2, ReLU, FC 1024->128, Dropout(p), ReLU, FC 128->10 (logits).
      */
     public static Sequential mnistConvNet(Device d, float p, long seed) {

@@ -10,7 +10,7 @@ import dev.quarry.util.Progress;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** Acquisition scores and greedy BatchBALD against notes/acquisition.md's golden vectors and float64 references. */
+/** Acquisition scores and greedy BatchBALD against docs/acquisition.md's golden vectors and float64 references. */
 class AcquisitionTest {
     private final Device cpu = Device.cpu();
     private final Acquirer acquirer = new Acquirer(cpu, 64 << 20, Progress.NONE);
@@ -234,7 +234,7 @@ class AcquisitionTest {
         }
     }
 
-    /** Straight from the table in notes/acquisition.md. */
+    /** Straight from the table in docs/acquisition.md. */
     static double[] reference(double[] lp, int n, int k, int c, Strategy s) {
         double[] out = new double[n];
         for (int i = 0; i < n; i++) {

@@ -41,7 +41,7 @@ class ResNetFamilyTest {
         try (Sequential net = Models.resnet18Cifar(cpu, 10, DropoutPlacement.NONE, 0f, 1);
              Sequential conv = Models.mnistConvNet(cpu, 0.5f, 1)) {
             // Summed by hand over the 21 convs and the classifier; x3 for a training step gives the 3.33 GFLOP of
-            // notes/anchors.md.
+            // docs/protocols.md.
             Flops.Trace t = Flops.forward(net, new int[] {32, 32, 3});
             assertEquals(1_110_845_440L, t.flops());
             assertArrayEquals(new int[] {10}, t.outShape());

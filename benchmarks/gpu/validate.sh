@@ -22,8 +22,12 @@
 # OUT_DIR/<step>.log, the full output of each step. Exits 1 if any step failed (a failed or timed-out benchmark
 # counts, and so does a step left without time).
 #
-# Time: the whole run is held to QUARRY_TOTAL_BUDGET seconds (default 570, under a 10-minute limit on the device
-# call; 0 = no budget). Each step's limit is its own (QUARRY_STEP_TIMEOUT, default 1800, or QUARRY_BENCH_TIMEOUT,
+# Emulated dry run (QUARRY_EMULATE=1, on any machine without a GPU): the same script builds the emulated CUDA backend
+# (native/cuda_emu) instead, runs the *_cuda_emu twins of the three test programs in the test steps, and records the
+# steps that need a GPU (gpu, sanitizers, benchmarks) as SKIP. It checks the script and the suites before a GPU call.
+#
+# Time: the whole run is held to QUARRY_TOTAL_BUDGET seconds (default 480: correctness, memcheck and the benchmarks
+# in one 8-minute device call; 0 = no budget). Each step's limit is its own (QUARRY_STEP_TIMEOUT, default 1800, or QUARRY_BENCH_TIMEOUT,
 # default 300, for the benchmark steps) capped by what is left of the budget; the steps before the benchmarks also
 # leave QUARRY_BENCH_RESERVE seconds (default 300) for them; resnet_check, bench_resnet and torch_resnet are each also
 # capped at QUARRY_RESNET_TIMEOUT seconds (default 150) so that they cannot starve torch_ops. Expected on an H100:
@@ -32,7 +36,10 @@
 #
 # Environment: the time limits above; QUARRY_SKIP (space-separated step names not to run, e.g. "memcheck racecheck",
 # reported as SKIP); QUARRY_CUDA_ARCHITECTURES (passed to CMake as CMAKE_CUDA_ARCHITECTURES, e.g. 90-real to build
-# for this card only and compile faster); QUARRY_BUILD_JOBS (parallel compile jobs, default: all cores).
+# for this card only and compile faster; default 90-real, the H100/H200's own code); QUARRY_BUILD_JOBS (parallel compile
+# jobs, default: all cores). The test programs run with CUDA_LAUNCH_BLOCKING=1, so a fault is named at the op that
+# made it. Before a build that runs, every binary and library in the build folder is removed, so a stale one cannot
+# stand in for a failed build; a carried prebuilt build (QUARRY_SKIP="configure build") is used as it is.
 set -u
 
 if [ "$#" -ne 1 ]; then
@@ -42,14 +49,21 @@ fi
 mkdir -p "$1" || exit 2
 OUT="$(cd "$1" && pwd)"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="$ROOT/build-gpu"
-TEST="$BUILD/test_ops"
-CONTRASTIVE_TEST="$BUILD/test_contrastive"
+EMULATE="${QUARRY_EMULATE:-0}"
+if [ "$EMULATE" = 1 ]; then
+    BUILD="$ROOT/build-cuda-emu"
+    EMU_SUFFIX=_cuda_emu
+else
+    BUILD="$ROOT/build-gpu"
+    EMU_SUFFIX=""
+fi
+TEST="$BUILD/test_ops$EMU_SUFFIX"
+CONTRASTIVE_TEST="$BUILD/test_contrastive$EMU_SUFFIX"
 BENCH="$BUILD/bench_ops"
 RESNET="$BUILD/bench_resnet"
 STEP_TIMEOUT="${QUARRY_STEP_TIMEOUT:-1800}"
 BENCH_TIMEOUT="${QUARRY_BENCH_TIMEOUT:-300}"
-TOTAL_BUDGET="${QUARRY_TOTAL_BUDGET:-570}"
+TOTAL_BUDGET="${QUARRY_TOTAL_BUDGET:-480}"
 BENCH_RESERVE="${QUARRY_BENCH_RESERVE:-300}"
 RESNET_TIMEOUT="${QUARRY_RESNET_TIMEOUT:-150}"
 SKIP_STEPS=" ${QUARRY_SKIP:-} "
@@ -65,6 +79,8 @@ done
 cd "$ROOT" || exit 2
 # Idle OpenMP workers must not spin on the cores OpenBLAS or the host side needs (the Java front end sets the same).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+# Launches complete before the host goes on, so a kernel fault is reported by the op that launched it.
+export CUDA_LAUNCH_BLOCKING=1
 
 NVCC=""
 if [ -x /usr/local/cuda/bin/nvcc ]; then
@@ -123,7 +139,14 @@ set_step_limit() {
 
 # can_run NAME [HOLD]: whether step NAME should run now; sets STEP_LIMIT (HOLD: as for set_step_limit). A step named
 # in QUARRY_SKIP is recorded as SKIP, one that the budget leaves under 5 s as FAIL; both return 1.
+GPU_ONLY_STEPS=" gpu memcheck racecheck contrastive_memcheck contrastive_racecheck memcheck_ssl bench_ops resnet_check
+    bench_resnet torch_resnet torch_ops compare resnet_compare "
 can_run() {
+    if [ "$EMULATE" = 1 ] && [[ "$GPU_ONLY_STEPS" == *" $1 "* ]]; then
+        echo "skipped: emulated dry run (QUARRY_EMULATE=1), needs a GPU" >"$OUT/$1.log"
+        record "$1" SKIP 0.0 "emulated dry run: needs a GPU"
+        return 1
+    fi
     case "$SKIP_STEPS" in
         *" $1 "*)
             echo "skipped: named in QUARRY_SKIP" >"$OUT/$1.log"
@@ -236,7 +259,7 @@ write_report() {
 }
 
 # ---- gpu: the driver's view of the card ----
-if ! command -v nvidia-smi >/dev/null 2>&1; then
+if [ "$EMULATE" != 1 ] && ! command -v nvidia-smi >/dev/null 2>&1; then
     echo "nvidia-smi not found" >"$OUT/gpu.log"
     record gpu FAIL 0.0 "nvidia-smi not found"
 elif can_run gpu; then
@@ -247,24 +270,31 @@ elif can_run gpu; then
 fi
 
 # ---- toolchain: compiler and tool versions ----
-if [ -z "$NVCC" ]; then
+if [ -z "$NVCC" ] && [ "$EMULATE" != 1 ]; then
     echo "nvcc not found in /usr/local/cuda/bin or on PATH" >"$OUT/toolchain.log"
     record toolchain FAIL 0.0 "nvcc not found"
 elif can_run toolchain; then
     # shellcheck disable=SC2016  # the inner script takes nvcc and compute-sanitizer as $1 and $2
-    run_step toolchain bash -c '"$1" --version; echo; cmake --version; echo; "${CXX:-c++}" --version; echo;
+    run_step toolchain bash -c 'if [ -n "$1" ]; then "$1" --version; else echo "nvcc not found"; fi; echo; cmake --version; echo; "${CXX:-c++}" --version; echo;
         if [ -n "$2" ]; then "$2" --version; else echo "compute-sanitizer not found"; fi; echo; uname -a;
         echo; python3 --version 2>&1 || echo "python3 not found"' \
         _ "$NVCC" "$SANITIZER"
     nvcc_line="$(last_match 'release [0-9]' "$OUT/toolchain.log")"
-    record toolchain "$(status_of "$STEP_RC")" "$STEP_SECS" "nvcc: ${nvcc_line:-?} ($NVCC)"
+    cmake_line="$(last_match '^cmake version' "$OUT/toolchain.log")"
+    record toolchain "$(status_of "$STEP_RC")" "$STEP_SECS" "nvcc: ${nvcc_line:-?} (${NVCC:-none}); ${cmake_line:-cmake ?}"
 fi
 
 # ---- configure and build ----
-cmake_args=(-S native -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DQUARRY_REQUIRE_CUDA=ON -DQUARRY_OPENBLAS=OFF)
-if [ -n "$NVCC" ]; then cmake_args+=("-DCMAKE_CUDA_COMPILER=$NVCC"); fi
-if [ -n "${QUARRY_CUDA_ARCHITECTURES:-}" ]; then
-    cmake_args+=("-DCMAKE_CUDA_ARCHITECTURES=$QUARRY_CUDA_ARCHITECTURES")
+cmake_args=(-S native -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DQUARRY_OPENBLAS=OFF)
+build_targets=()
+if [ "$EMULATE" = 1 ]; then
+    cmake_args+=(-DQUARRY_CUDA=OFF -DQUARRY_CUDA_EMU=ON)
+    build_targets=(--target test_ops_cuda_emu test_contrastive_cuda_emu test_ssl_cuda_emu)
+else
+    # The emulated twin is for machines without a GPU: not built here.
+    cmake_args+=(-DQUARRY_REQUIRE_CUDA=ON -DQUARRY_CUDA_EMU=OFF
+        "-DCMAKE_CUDA_ARCHITECTURES=${QUARRY_CUDA_ARCHITECTURES:-90-real}")
+    if [ -n "$NVCC" ]; then cmake_args+=("-DCMAKE_CUDA_COMPILER=$NVCC"); fi
 fi
 configure_rc=1
 if can_run configure; then
@@ -274,13 +304,15 @@ if can_run configure; then
         "$(last_match 'Quarry: CUDA backend' "$OUT/configure.log")$(timed_out_note)"
 fi
 
-SSL_TEST="$BUILD/test_ssl"
-rm -f "$TEST" "$BENCH" "$RESNET" "$SSL_TEST"  # a stale binary must not stand in for a failed build
+SSL_TEST="$BUILD/test_ssl$EMU_SUFFIX"
+case "$SKIP_STEPS" in *" configure "*) configure_rc=0 ;; esac  # a carried, configured build
 if [ "$configure_rc" -ne 0 ]; then
     echo "skipped: configure failed" >"$OUT/build.log"
     record build SKIP 0.0 "configure failed"
 elif can_run build; then
-    run_step build cmake --build "$BUILD" -j "$BUILD_JOBS"
+    # A stale binary or library must not stand in for a failed build.
+    rm -f "$BUILD"/lib*.so* "$BUILD"/test_* "$BUILD"/bench_*
+    run_step build cmake --build "$BUILD" -j "$BUILD_JOBS" "${build_targets[@]}"
     build_note="$(grep -c 'warning' "$OUT/build.log") warning line(s)"
     if [ "$STEP_RC" -ne 0 ]; then
         build_note="first error: $(grep -E 'error|fatal|undefined reference' "$OUT/build.log" | grep -vE '^g?make' |

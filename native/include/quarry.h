@@ -70,7 +70,8 @@ void qy_philox4x32_10(const uint32_t* c, const uint32_t* k, uint32_t* out);
 int qy_fill(int dev, void* stream, float* out, int64_t n, float value);
 int qy_fill_uniform(int dev, void* stream, float* out, int64_t n, uint64_t seed, uint32_t stream_id, float lo,
                     float hi);
-/* Box-Muller over word pairs (0,1) and (2,3) of each block. */
+/* Box-Muller over word pairs (0,1) and (2,3) of each block, in float64, rounded to float32. CPU and CUDA agree within
+   1 float32 ulp: their float64 log, sqrt, sin and cos may differ in the last bit, which can move the rounding. */
 int qy_fill_normal(int dev, void* stream, float* out, int64_t n, uint64_t seed, uint32_t stream_id, float mean,
                    float std);
 

@@ -3,7 +3,7 @@
 # (QUARRY_TEST_FILTER) and requires it to fail; the unmutated copy must pass the same runs first.
 #   cmake -DNATIVE=<native/> -DWORK=<scratch folder> [-DOPENBLAS_DIR=<dir>] [-DJOBS=2] -P run_mutants.cmake
 # Writes WORK/mutants.md (one row per mutant) and fails if any mutant survives.
-cmake_minimum_required(VERSION 3.20)
+cmake_minimum_required(VERSION 3.18)
 if(NOT JOBS)
   set(JOBS 2)
 endif()

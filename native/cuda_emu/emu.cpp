@@ -100,6 +100,14 @@ struct Fiber {
     int param = 0, width = 32, words = 0;
     uint64_t in[8] = {};
     uint64_t* out = nullptr;
+    // cp.async copies not yet done: groups committed (oldest first) and the open group.
+    struct Copy {
+        void* dst;
+        const void* src;
+        int bytes, src_bytes;
+    };
+    std::vector<std::vector<Copy>> groups;
+    std::vector<Copy> open_group;
 };
 
 const char* op_name(WarpOp op) {
@@ -113,6 +121,9 @@ const char* op_name(WarpOp op) {
         case WarpOp::Any: return "__any_sync";
         case WarpOp::All: return "__all_sync";
         case WarpOp::MmaF64: return "mma.sync.m8n8k4.f64";
+        case WarpOp::MmaBf16: return "mma.sync.m16n8k16.bf16";
+        case WarpOp::MmaTf32: return "mma.sync.m16n8k8.tf32";
+        case WarpOp::LdMatrix: return "ldmatrix.sync.m8n8";
     }
     return "?";
 }
@@ -346,6 +357,93 @@ void complete_warp_op(Scheduler& s, int base, unsigned mask) {
                 if (lanes[j]) lanes[j]->out[0] = r;
             break;
         }
+        case WarpOp::MmaBf16:
+        case WarpOp::MmaTf32: {
+            // PTX ISA, mma.m16n8k16 (.bf16) and mma.m16n8k8 (.tf32), A row-major 16 x K, B column-major K x 8, C/D
+            // 16 x 8 in f32. g = lane / 4, t = lane % 4. D: d0, d1 at row g, columns 2t, 2t+1; d2, d3 at row g+8.
+            // bf16: a0 = A[g][2t, 2t+1], a1 = A[g+8][2t, 2t+1], a2 = A[g][2t+8, 2t+9], a3 = A[g+8][2t+8, 2t+9]
+            //       (two bf16 per register, lower half first); b0 = B[2t, 2t+1][g], b1 = B[2t+8, 2t+9][g].
+            // tf32: a0 = A[g][t], a1 = A[g+8][t], a2 = A[g][t+4], a3 = A[g+8][t+4]; b0 = B[t][g], b1 = B[t+4][g].
+            if (mask != 0xffffffffu)
+                raise_fault(format("%s (%s:%d) needs all 32 lanes, mask 0x%08x", op_name(first.op), first.file,
+                                   first.line, mask));
+            const bool bf16 = first.op == WarpOp::MmaBf16;
+            const int K = bf16 ? 16 : 8;
+            double A[16][16] = {}, B[16][8] = {};
+            auto bf16_at = [](uint32_t reg, int half) {
+                return (double)from_bits<float>((uint64_t)((reg >> (16 * half)) & 0xffffu) << 16);
+            };
+            auto tf32_at = [](uint32_t reg) { return (double)from_bits<float>(reg & 0xffffe000u); };
+            for (int l = 0; l < 32; ++l) {
+                const int g = l / 4, t = l % 4;
+                uint32_t a[4], b[2];
+                for (int i = 0; i < 4; ++i) a[i] = (uint32_t)(lanes[l]->in[i / 2] >> (32 * (i % 2)));
+                for (int i = 0; i < 2; ++i) b[i] = (uint32_t)(lanes[l]->in[2] >> (32 * i));
+                if (bf16) {
+                    for (int h = 0; h < 2; ++h) {
+                        A[g][2 * t + h] = bf16_at(a[0], h);
+                        A[g + 8][2 * t + h] = bf16_at(a[1], h);
+                        A[g][2 * t + 8 + h] = bf16_at(a[2], h);
+                        A[g + 8][2 * t + 8 + h] = bf16_at(a[3], h);
+                        B[2 * t + h][g] = bf16_at(b[0], h);
+                        B[2 * t + 8 + h][g] = bf16_at(b[1], h);
+                    }
+                } else {
+                    A[g][t] = tf32_at(a[0]);
+                    A[g + 8][t] = tf32_at(a[1]);
+                    A[g][t + 4] = tf32_at(a[2]);
+                    A[g + 8][t + 4] = tf32_at(a[3]);
+                    B[t][g] = tf32_at(b[0]);
+                    B[t + 4][g] = tf32_at(b[1]);
+                }
+            }
+            // Products of bf16/tf32 values are exact in double; the sum is rounded to f32 once (a GPU's internal
+            // order and truncation differ in the last bits: compare against references with a tolerance).
+            for (int l = 0; l < 32; ++l) {
+                const int g = l / 4, t = l % 4;
+                float out4[4];
+                for (int i = 0; i < 4; ++i) {
+                    const int row = g + 8 * (i / 2), col = 2 * t + (i % 2);
+                    double acc = (double)from_bits<float>((uint32_t)(lanes[l]->in[3 + i / 2] >> (32 * (i % 2))));
+                    for (int k = 0; k < K; ++k) acc += A[row][k] * B[k][col];
+                    out4[i] = (float)acc;
+                }
+                lanes[l]->out[0] = to_bits(out4[0]) | (to_bits(out4[1]) << 32);
+                lanes[l]->out[1] = to_bits(out4[2]) | (to_bits(out4[3]) << 32);
+            }
+            break;
+        }
+        case WarpOp::LdMatrix: {
+            // PTX ISA, ldmatrix .m8n8 .b16: matrix i's row r comes from the address of lane 8i + r. Without .trans,
+            // lane l receives row l/4, elements 2(l%4) and 2(l%4)+1 of each matrix; with .trans, elements (row
+            // 2(l%4), column l/4) and (row 2(l%4)+1, column l/4).
+            if (mask != 0xffffffffu)
+                raise_fault(format("ldmatrix (%s:%d) needs all 32 lanes, mask 0x%08x", first.file, first.line, mask));
+            const int count = first.param & 7;
+            const bool trans = (first.param & 8) != 0;
+            for (int j = 0; j < 32; ++j)
+                if (lanes[j]->param != first.param)
+                    raise_fault(format("ldmatrix (%s:%d): lanes disagree on .x%d/.trans", first.file, first.line,
+                                       count));
+            for (int l = 0; l < 32; ++l) {
+                const int g = l / 4, t = l % 4;
+                for (int i = 0; i < count; ++i) {
+                    uint16_t lo, hi;
+                    if (!trans) {
+                        const char* row = reinterpret_cast<const char*>(lanes[8 * i + g]->in[0]);
+                        std::memcpy(&lo, row + 4 * t, 2);
+                        std::memcpy(&hi, row + 4 * t + 2, 2);
+                    } else {
+                        const char* r0 = reinterpret_cast<const char*>(lanes[8 * i + 2 * t]->in[0]);
+                        const char* r1 = reinterpret_cast<const char*>(lanes[8 * i + 2 * t + 1]->in[0]);
+                        std::memcpy(&lo, r0 + 2 * g, 2);
+                        std::memcpy(&hi, r1 + 2 * g, 2);
+                    }
+                    lanes[l]->out[i] = (uint64_t)lo | ((uint64_t)hi << 16);
+                }
+            }
+            break;
+        }
         case WarpOp::MmaF64: {
             // PTX ISA, mma.m8n8k4 with .f64: A 8x4 row-major, lane l holds A[l/4][l%4]; B 4x8 column-major, lane l
             // holds B[l%4][l/4]; C and D 8x8, lane l holds row l/4, columns 2(l%4) and 2(l%4)+1.
@@ -488,6 +586,55 @@ void mma_m8n8k4_f64(double& d0, double& d1, double a, double b, const char* file
     d1 = from_bits<double>(out[1]);
 }
 
+void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const char* file, int line) {
+    const uint64_t in[5] = {a[0] | ((uint64_t)a[1] << 32), a[2] | ((uint64_t)a[3] << 32), b[0] | ((uint64_t)b[1] << 32),
+                            to_bits(d[0]) | (to_bits(d[1]) << 32), to_bits(d[2]) | (to_bits(d[3]) << 32)};
+    uint64_t out[2];
+    warp_collective(WarpOp::MmaBf16, 0xffffffffu, in, 5, 0, 32, out, file, line);
+    for (int i = 0; i < 4; ++i) d[i] = from_bits<float>((uint32_t)(out[i / 2] >> (32 * (i % 2))));
+}
+
+void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const char* file, int line) {
+    const uint64_t in[5] = {a[0] | ((uint64_t)a[1] << 32), a[2] | ((uint64_t)a[3] << 32), b[0] | ((uint64_t)b[1] << 32),
+                            to_bits(d[0]) | (to_bits(d[1]) << 32), to_bits(d[2]) | (to_bits(d[3]) << 32)};
+    uint64_t out[2];
+    warp_collective(WarpOp::MmaTf32, 0xffffffffu, in, 5, 0, 32, out, file, line);
+    for (int i = 0; i < 4; ++i) d[i] = from_bits<float>((uint32_t)(out[i / 2] >> (32 * (i % 2))));
+}
+
+void ldmatrix(uint32_t* r, int count, bool trans, const void* row_address, const char* file, int line) {
+    if (count != 1 && count != 2 && count != 4) fault(file, line, "ldmatrix: .x%d is not .x1, .x2 or .x4", count);
+    const uint64_t in = reinterpret_cast<uint64_t>(row_address);
+    uint64_t out[4];
+    warp_collective(WarpOp::LdMatrix, 0xffffffffu, &in, 1, count | (trans ? 8 : 0), 32, out, file, line);
+    for (int i = 0; i < count; ++i) r[i] = (uint32_t)out[i];
+}
+
+void cp_async(void* smem, const void* gmem, int bytes, int src_bytes, const char* file, int line) {
+    if (bytes != 4 && bytes != 8 && bytes != 16) fault(file, line, "cp.async of %d bytes (4, 8 or 16 allowed)", bytes);
+    if (src_bytes < 0 || src_bytes > bytes) fault(file, line, "cp.async src-size %d outside [0, %d]", src_bytes, bytes);
+    if (reinterpret_cast<uintptr_t>(smem) % bytes || (src_bytes > 0 && reinterpret_cast<uintptr_t>(gmem) % bytes))
+        fault(file, line, "cp.async of %d bytes from %p to %p is not %d-byte aligned", bytes, gmem, smem, bytes);
+    tls_sched.current->open_group.push_back({smem, gmem, bytes, src_bytes});
+}
+
+void cp_async_commit() {
+    Fiber& f = *tls_sched.current;
+    f.groups.push_back(std::move(f.open_group));
+    f.open_group.clear();
+}
+
+void cp_async_wait(int pending_allowed) {
+    Fiber& f = *tls_sched.current;
+    while ((int)f.groups.size() > pending_allowed) {
+        for (const Fiber::Copy& c : f.groups.front()) {
+            std::memcpy(c.dst, c.src, (size_t)c.src_bytes);
+            std::memset(static_cast<char*>(c.dst) + c.src_bytes, 0, (size_t)(c.bytes - c.src_bytes));
+        }
+        f.groups.erase(f.groups.begin());
+    }
+}
+
 void fault(const char* file, int line, const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -542,6 +689,8 @@ cudaError_t run_grid(const char* kernel, dim3 grid, dim3 block, size_t smem, Thr
                     f.state = State::NotStarted;
                     f.file = nullptr;
                     f.line = 0;
+                    f.groups.clear();
+                    f.open_group.clear();
                 }
                 s.at_barrier = 0;
                 if (smem) std::memset(s.dyn_smem.data(), 0xff, smem);  // NaN as floats and doubles

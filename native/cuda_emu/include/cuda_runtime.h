@@ -169,11 +169,22 @@ void sync_block(const char* file, int line);
 // Warp collective: each lane gives `in` (up to 8 64-bit words) and receives `out`. kind names the operation
 // (lanes that meet must name the same one); param is per lane (shuffle source, xor mask, delta, ...); width is the
 // shuffle segment.
-enum class WarpOp { Sync, ShflIdx, ShflXor, ShflDown, ShflUp, Ballot, Any, All, MmaF64 };
+enum class WarpOp { Sync, ShflIdx, ShflXor, ShflDown, ShflUp, Ballot, Any, All, MmaF64, MmaBf16, MmaTf32, LdMatrix };
 void warp_collective(WarpOp op, unsigned mask, const uint64_t* in, int words, int param, int width, uint64_t* out,
                      const char* file, int line);
 // mma.sync.aligned.m8n8k4.row.col.f64 for the calling lane (all 32 lanes of the warp must call it).
 void mma_m8n8k4_f64(double& d0, double& d1, double a, double b, const char* file, int line);
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 and m16n8k8 ... .f32.tf32.tf32.f32: d = a b + d, fragments as
+// the PTX ISA lays them out (a: 4 registers, b: 2, d: 4 floats per lane).
+void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const char* file, int line);
+void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const char* file, int line);
+// ldmatrix.sync.aligned.m8n8.x{count}{.trans}.shared.b16: lane l gives the address of row l % 8 of matrix l / 8.
+void ldmatrix(uint32_t* r, int count, bool trans, const void* row_address, const char* file, int line);
+// cp.async: the copy is deferred until a cp.async.wait_group that needs it (or the thread's exit, where it is
+// dropped), so a kernel that reads the destination too early sees the old bytes, as it might on a GPU.
+void cp_async(void* smem, const void* gmem, int bytes, int src_bytes, const char* file, int line);
+void cp_async_commit();
+void cp_async_wait(int pending_allowed);
 // Stops the current launch with a message (a fault the emulator detected inside a kernel).
 [[noreturn]] void fault(const char* file, int line, const char* fmt, ...);
 
@@ -189,6 +200,12 @@ inline T from_bits(uint64_t b) {
     T v;
     std::memcpy(&v, &b, sizeof(T));
     return v;
+}
+// cvt.rna.tf32.f32: round to 10 mantissa bits, ties away from zero; the result is a float with zero low bits.
+inline uint32_t cvt_tf32(float x) {
+    uint32_t u = to_bits(x) & 0xffffffffu;
+    if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x1000u) & 0xffffe000u;  // finite: round, carry into exponent
+    return u;
 }
 template <class T>
 inline T shuffle(WarpOp op, unsigned mask, T v, int param, const char* file, int line, int width = 32) {

@@ -13,7 +13,7 @@ import org.bytedeco.javacpp.annotation.Properties;
 public final class QuarryNative {
     static {
         // libquarry.so needs libopenblas.so.0: load the preset's copy first so the dynamic linker finds it by SONAME.
-        Loader.load(org.bytedeco.openblas.global.openblas.class);
+        OpenBlasLibs.load();
         // Idle OpenMP workers spin by default and take the cores OpenBLAS's own threads need right after a
         // parallel loop: passive waiting made the ConvNet training step 2.3x faster on 2 cores (bench train,
         // 611 -> 1428 images/s). libgomp reads this once, as libquarry loads it; a user's own setting wins.

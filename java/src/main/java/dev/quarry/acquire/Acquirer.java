@@ -23,8 +23,20 @@ public final class Acquirer {
         this.progress = progress;
     }
 
-    /** Parameters of one acquisition; {@code mcConfigs} and {@code beta} apply to BatchBALD and stochastic strategies. */
-    public record Request(Strategy strategy, int batch, int mcConfigs, double beta, long seed) {}
+    /**
+     * Parameters of one acquisition; {@code mcConfigs} and {@code greedy} apply to BatchBALD, {@code beta} to the
+     * stochastic strategies.
+     */
+    public record Request(Strategy strategy, int batch, int mcConfigs, double beta, long seed, Greedy greedy) {
+        public Request {
+            if (greedy == null) greedy = Greedy.DEFAULT;
+        }
+
+        /** A request with the default greedy search ({@link Greedy#DEFAULT}). */
+        public Request(Strategy strategy, int batch, int mcConfigs, double beta, long seed) {
+            this(strategy, batch, mcConfigs, beta, seed, Greedy.DEFAULT);
+        }
+    }
 
     public Selection select(LogProbs pool, Request r) {
         if (r.batch() < 1 || r.batch() > pool.n())

@@ -146,7 +146,7 @@ public final class ActiveLearning {
                                 sel = ClassBalanced.select(s, pool.predictedClasses(), cfg.acquisitionSize(), counts);
                             } else {
                                 sel = acq.select(pool, new Acquirer.Request(strategy.base(), cfg.acquisitionSize(), cfg.mcConfigs(), cfg.beta(),
-                                        mix(cfg.seed(), r, 4)));
+                                        mix(cfg.seed(), r, 4), dev.quarry.acquire.Greedy.parse(cfg.greedy())));
                             }
                         }
                         acquireS = seconds(t0);

@@ -15,12 +15,17 @@ import dev.quarry.train.TrainConfig;
  * @param encoder        a pretrained encoder checkpoint (quarry pretrain), or null
  * @param encoderMode    finetune (the trunk starts from the encoder every round and trains) or linear (frozen
  *                       encoder features, a dropout + linear head on top), null without an encoder
+ * @param greedy         BatchBALD greedy search, lazy or full (dev.quarry.acquire.Greedy); a run.json written before
+ *                       the option existed reads as full, the search those runs used
  */
 public record AlConfig(String dataset, String dataDir, int copies, int trainLimit, String model, float dropout, String dropoutPlacement, String strategy, int acquisitionSize,
                        int initialSize, String initialMode, String initialFile, int valSize, int budget, double targetAccuracy,
                        int mcSamples, int testSamples, int poolSubset, int mcConfigs, double beta, double labelNoise, boolean warmStart,
-                       long seed, String device, long chunkMb, TrainConfig train, String encoder, String encoderMode) {
+                       long seed, String device, long chunkMb, TrainConfig train, String encoder, String encoderMode,
+                       String greedy) {
     public AlConfig {
+        if (greedy == null) greedy = dev.quarry.acquire.Greedy.FULL.cliName();
+        dev.quarry.acquire.Greedy.parse(greedy);
         if (acquisitionSize < 1) throw new IllegalArgumentException("--acquisition-size must be >= 1, got " + acquisitionSize);
         if (initialSize < 1 && !"file".equals(initialMode)) throw new IllegalArgumentException("--initial must be >= 1, got " + initialSize);
         if (!initialMode.matches("balanced|random|file")) throw new IllegalArgumentException("unknown --initial-mode '" + initialMode + "' (balanced, random, file)");
@@ -46,6 +51,6 @@ public record AlConfig(String dataset, String dataDir, int copies, int trainLimi
     public AlConfig withRun(String strategyName, int b, long runSeed) {
         return new AlConfig(dataset, dataDir, copies, trainLimit, model, dropout, dropoutPlacement, strategyName, b, initialSize, initialMode, initialFile, valSize, budget,
                 targetAccuracy, mcSamples, testSamples, poolSubset, mcConfigs, beta, labelNoise, warmStart, runSeed, device, chunkMb, train, encoder,
-                encoderMode);
+                encoderMode, greedy);
     }
 }

@@ -3,6 +3,7 @@ package dev.quarry.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.quarry.acquire.Acquirer;
+import dev.quarry.acquire.Greedy;
 import dev.quarry.acquire.LogProbs;
 import dev.quarry.acquire.Selection;
 import dev.quarry.acquire.Strategy;
@@ -31,6 +32,7 @@ final class AcquireCommand {
                 .addOption(Option.builder().longOpt("strategy").hasArg().argName("NAME").required().desc("one of: " + Strategy.names()).get())
                 .addOption(Option.builder().longOpt("batch").hasArg().argName("B").required().desc("acquisition batch size").get())
                 .addOption(Option.builder().longOpt("mc-configs").hasArg().argName("M").desc("BatchBALD joint configurations (default 40000)").get())
+                .addOption(Option.builder().longOpt("greedy").hasArg().argName("lazy|full").desc("BatchBALD greedy search (default lazy)").get())
                 .addOption(Option.builder().longOpt("beta").hasArg().argName("X").desc("coldness of stochastic strategies (default 1)").get())
                 .addOption(Option.builder().longOpt("seed").hasArg().argName("S").desc("random seed (default 0)").get())
                 .addOption(Option.builder().longOpt("device").hasArg().argName("auto|cpu|cuda").desc("backend (default auto)").get())
@@ -43,6 +45,15 @@ final class AcquireCommand {
     static void checkRequest(Acquirer.Request r) {
         if (r.mcConfigs() < 1) throw new Main.UsageException("--mc-configs must be at least 1, got " + r.mcConfigs());
         if (!(r.beta() > 0) || Double.isInfinite(r.beta())) throw new Main.UsageException("--beta must be positive and finite, got " + r.beta());
+    }
+
+    /** --greedy lazy|full (default {@link Greedy#DEFAULT}). */
+    static Greedy greedy(CommandLine cl) {
+        try {
+            return cl.hasOption("greedy") ? Greedy.parse(cl.getOptionValue("greedy")) : Greedy.DEFAULT;
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException(e.getMessage());
+        }
     }
 
     static Strategy strategy(String name) {
@@ -58,7 +69,7 @@ final class AcquireCommand {
         Strategy strategy = strategy(cl.getOptionValue("strategy"));
         int batch = Args.intOption(cl, "batch", 0);
         Acquirer.Request request = new Acquirer.Request(strategy, batch, Args.intOption(cl, "mc-configs", 40_000),
-                Args.doubleOption(cl, "beta", 1.0), Args.longOption(cl, "seed", 0));
+                Args.doubleOption(cl, "beta", 1.0), Args.longOption(cl, "seed", 0), greedy(cl));
         if (batch < 1) throw new Main.UsageException("--batch must be at least 1, got " + batch);
         checkRequest(request);
         long chunkBytes = Args.megabytes(cl, "chunk-mb", 512);
@@ -103,10 +114,14 @@ final class AcquireCommand {
             timing.put("strategy", strategy.cliName);
             timing.put("pool", Map.of("n", n, "k", k, "c", c));
             timing.put("batch", r.batch());
-            if (strategy == Strategy.BATCHBALD) timing.put("mc_configs", r.mcConfigs());
+            if (strategy == Strategy.BATCHBALD) {
+                timing.put("mc_configs", r.mcConfigs());
+                timing.put("greedy", r.greedy().cliName());
+            }
             timing.put("seed", r.seed());
             timing.put("device", device.toString());
             timing.put("stage_seconds", sel.timings());
+            if (!sel.steps().isEmpty()) timing.put("steps", sel.steps()); // per greedy step: evaluated, blocks, slack
             timing.put("total_seconds", totalSeconds);
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(w.stage("timing.json").toFile(), timing);
             w.commit();

@@ -59,6 +59,7 @@ final class AlOptions {
                 {"samples", "MC dropout samples K for acquisition (default 100)"},
                 {"pool-subset", "score a seeded random subset of this many pool points per round (default: whole pool)"},
                 {"mc-configs", "BatchBALD joint-entropy configurations M (default 40000)"},
+                {"greedy", "BatchBALD greedy search: lazy (default) or full"},
                 {"beta", "coldness of stochastic strategies (default 1)"},
                 {"label-noise", "probability of a wrong oracle label (default 0)"},
                 {"chunk-mb", "pool chunk size for acquisition (default 512)"},
@@ -94,7 +95,8 @@ final class AlOptions {
                     Args.intOption(cl, "pool-subset", 0), Args.intOption(cl, "mc-configs", 40_000), Args.doubleOption(cl, "beta", 1),
                     Args.doubleOption(cl, "label-noise", 0), cl.hasOption("warm-start"), seed, cl.getOptionValue("device", "auto"),
                     Args.longOption(cl, "chunk-mb", 512), train, cl.getOptionValue("encoder"),
-                    cl.hasOption("finetune") ? (cl.hasOption("linear") ? "both" : "finetune") : cl.hasOption("linear") ? "linear" : null);
+                    cl.hasOption("finetune") ? (cl.hasOption("linear") ? "both" : "finetune") : cl.hasOption("linear") ? "linear" : null,
+                    cl.getOptionValue("greedy", dev.quarry.acquire.Greedy.DEFAULT.cliName()));
         } catch (IllegalArgumentException e) {
             throw new Main.UsageException(e.getMessage());
         }

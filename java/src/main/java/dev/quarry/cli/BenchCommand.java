@@ -1,6 +1,7 @@
 package dev.quarry.cli;
 
 import dev.quarry.acquire.Acquirer;
+import dev.quarry.acquire.Greedy;
 import dev.quarry.acquire.LogProbs;
 import dev.quarry.acquire.Selection;
 import dev.quarry.acquire.Strategy;
@@ -25,7 +26,7 @@ import org.apache.commons.cli.Options;
 final class BenchCommand {
     private BenchCommand() {}
 
-    static final String USAGE = "usage: quarry bench acquire --pool N --samples K --classes C --batch B [--mc-configs M] [--device D]"
+    static final String USAGE = "usage: quarry bench acquire --pool N --samples K --classes C --batch B [--mc-configs M] [--greedy lazy|full] [--device D]"
             + " | " + ContrastiveBench.USAGE;
 
     static int run(String[] args, java.io.PrintStream out, java.io.PrintStream err) {
@@ -44,6 +45,7 @@ final class BenchCommand {
                 .addOption(Option.builder().longOpt("classes").hasArg().required().get())
                 .addOption(Option.builder().longOpt("batch").hasArg().required().get())
                 .addOption(Option.builder().longOpt("mc-configs").hasArg().get())
+                .addOption(Option.builder().longOpt("greedy").hasArg().get())
                 .addOption(Option.builder().longOpt("seed").hasArg().get())
                 .addOption(Option.builder().longOpt("device").hasArg().get())
                 .addOption(Option.builder().longOpt("chunk-mb").hasArg().get());
@@ -52,6 +54,7 @@ final class BenchCommand {
         int c = Args.intOption(cl, "classes", 0), b = Args.intOption(cl, "batch", 0);
         int configs = Args.intOption(cl, "mc-configs", 40_000);
         long seed = Args.longOption(cl, "seed", 0);
+        Greedy greedy = AcquireCommand.greedy(cl);
         if (n < 1 || k < 1 || c < 2 || b < 1 || b > n) throw new Main.UsageException("need pool >= batch >= 1, samples >= 1, classes >= 2");
         if ((long) n * k * c > Integer.MAX_VALUE - 16) throw new Main.UsageException("pool x samples x classes must stay below 2^31 elements");
         AcquireCommand.checkRequest(new Acquirer.Request(Strategy.BATCHBALD, b, configs, 1.0, seed));
@@ -62,29 +65,38 @@ final class BenchCommand {
         out.printf("device %s; measured copy bandwidth %.1f GB/s (read + write)%n", device, bandwidth / 1e9);
         try (LogProbs pool = syntheticPool(n, k, c, seed)) {
             Selection sel = new Acquirer(device, chunkBytes, new ConsoleProgress())
-                    .select(pool, new Acquirer.Request(Strategy.BATCHBALD, b, configs, 1.0, seed));
-            out.printf("pool %d x %d x %d, batch %d, mc-configs %d%n", n, k, c, b, configs);
-            out.printf("%-10s %10s %8s %10s %10s %10s%n", "stage", "seconds", "configs", "GFLOP/s", "GB/s", "floor s");
+                    .select(pool, new Acquirer.Request(Strategy.BATCHBALD, b, configs, 1.0, seed, greedy));
+            out.printf("pool %d x %d x %d, batch %d, mc-configs %d, greedy %s%n", n, k, c, b, configs, greedy.cliName());
+            out.printf("%-10s %10s %8s %10s %10s %10s %10s %6s %10s%n", "stage", "seconds", "configs", "GFLOP/s", "GB/s", "floor s",
+                    "evaluated", "blocks", "slack");
+            long evaluated = 0;
             double total = 0;
             for (Map.Entry<String, Double> e : sel.timings().entrySet()) {
                 double sec = e.getValue();
                 total += sec;
                 long m = 0;
                 double flops, bytes;
+                String evals = "", blocks = "", slack = "";
                 if (e.getKey().equals("entropies")) {
                     bytes = 2.0 * n * k * c * 4; // two passes over the f32 pool
                     flops = 2.0 * 4 * n * k * c;
                 } else {
                     int step = Integer.parseInt(e.getKey().substring(5));
+                    Map<String, Object> st = sel.steps().get(step - 1);
+                    long cand = ((Number) st.get("evaluated")).longValue();
+                    evaluated += cand;
+                    evals = Long.toString(cand);
+                    blocks = st.get("blocks").toString();
+                    slack = String.format("%.2e", ((Number) st.get("slack")).doubleValue());
                     m = step == 1 ? 0 : (Math.pow(c, step - 1) <= configs ? (long) Math.pow(c, step - 1) : (long) Math.max(1, configs / k) * k);
-                    bytes = step == 1 ? 8 : (double) n * k * c * 8 + (double) m * k * 8;
-                    flops = 2.0 * m * k * n * c;
+                    bytes = step == 1 ? 8 : (double) cand * k * c * 8 + (double) m * k * 8;
+                    flops = 2.0 * m * k * cand * c;
                 }
-                out.printf("%-10s %10.4f %8d %10.1f %10.1f %10.4f%n", e.getKey(), sec, m, flops / sec / 1e9, bytes / sec / 1e9,
-                        bytes / (bandwidth / 2));
+                out.printf("%-10s %10.4f %8d %10.1f %10.1f %10.4f %10s %6s %10s%n", e.getKey(), sec, m, flops / sec / 1e9, bytes / sec / 1e9,
+                        bytes / (bandwidth / 2), evals, blocks, slack);
             }
-            out.printf("total %.3f s for %d picks (greedy steps after the first are GEMM-bound: the memory floor is a lower bound only)%n",
-                    total, b);
+            out.printf("total %.3f s for %d picks, %d candidate evaluations (greedy %s; steps after the first are GEMM-bound: the memory"
+                    + " floor is a lower bound only)%n", total, b, evaluated, greedy.cliName());
         }
         return 0;
     }

@@ -24,7 +24,7 @@ class ResumeTest {
     static AlConfig small(String strategy, boolean warm) {
         TrainConfig t = new TrainConfig("adam", 1e-3f, 0f, 0f, false, 0f, 32, 3, 96, Schedule.constant(), 0, 1, -1);
         return new AlConfig("mnist-sample", "datasets/mnist", 3, 0, "convnet", 0.5f, "classifier", strategy, 4, 10, "balanced", null, 60, 22, 0,
-                3, 2, 80, 2000, 1, 0.1, warm, 11, "cpu", 64, t, null, null);
+                3, 2, 80, 2000, 1, 0.1, warm, 11, "cpu", 64, t, null, null, "lazy");
     }
 
     private RunState run(AlConfig cfg, Path dir, int limit) throws IOException {

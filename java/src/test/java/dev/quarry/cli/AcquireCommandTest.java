@@ -59,9 +59,25 @@ class AcquireCommandTest {
         JsonNode timing = new ObjectMapper().readTree(out.resolve("timing.json").toFile());
         assertEquals("batchbald", timing.get("strategy").asText());
         assertTrue(timing.get("stage_seconds").has("step 5"));
+        assertEquals("lazy", timing.get("greedy").asText());
+        assertEquals(5, timing.get("steps").size());
+        for (JsonNode st : timing.get("steps")) {
+            assertTrue(st.get("evaluated").asInt() >= 1 && st.get("evaluated").asInt() <= 40, st.toString());
+            assertTrue(st.has("blocks") && st.has("slack"), st.toString());
+        }
         try (Stream<Path> files = Files.list(out)) {
             assertEquals(3, files.count(), "no temporary files left behind");
         }
+        // --greedy full: the same picks and scores, every candidate scored at every step
+        Path outFull = tmp.resolve("out-full");
+        r = run("acquire", "--logprobs", in.toString(), "--strategy", "batchbald", "--batch", "5", "--greedy", "full", "--device", "cpu",
+                "--quiet", "--out", outFull.toString());
+        assertEquals(0, r.code(), r.err());
+        assertArrayEquals(indices, NpyFile.read(outFull.resolve("indices.npy"), Integer.MAX_VALUE).asLongArray());
+        assertArrayEquals(scores, NpyFile.read(outFull.resolve("scores.npy"), Integer.MAX_VALUE).asDoubleArray(), 1e-9);
+        JsonNode full = new ObjectMapper().readTree(outFull.resolve("timing.json").toFile());
+        assertEquals("full", full.get("greedy").asText());
+        for (JsonNode st : full.get("steps")) assertEquals(40, st.get("evaluated").asInt());
     }
 
     @Test
@@ -104,6 +120,7 @@ class AcquireCommandTest {
                 {"--beta", "0", "--beta must be positive"},
                 {"--chunk-mb", "17592186044417", "--chunk-mb must be between"},
                 {"--seed", "x", "--seed must be an integer"},
+                {"--greedy", "sideways", "unknown --greedy 'sideways'"},
         };
         for (String[] o : options) {
             Path out = tmp.resolve("out-opt-" + o[0].substring(2));

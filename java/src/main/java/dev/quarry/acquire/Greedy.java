@@ -10,7 +10,7 @@ import java.util.Locale;
 public enum Greedy {
     LAZY, FULL;
 
-    public static final Greedy DEFAULT = LAZY;
+    public static final Greedy DEFAULT = FULL; // lazy is exact-equivalent only while the joint is exact, and not faster on every pool (README)
 
     public String cliName() {
         return name().toLowerCase(Locale.ROOT);

@@ -32,7 +32,7 @@ final class AcquireCommand {
                 .addOption(Option.builder().longOpt("strategy").hasArg().argName("NAME").required().desc("one of: " + Strategy.names()).get())
                 .addOption(Option.builder().longOpt("batch").hasArg().argName("B").required().desc("acquisition batch size").get())
                 .addOption(Option.builder().longOpt("mc-configs").hasArg().argName("M").desc("BatchBALD joint configurations (default 40000)").get())
-                .addOption(Option.builder().longOpt("greedy").hasArg().argName("lazy|full").desc("BatchBALD greedy search (default lazy)").get())
+                .addOption(Option.builder().longOpt("greedy").hasArg().argName("lazy|full").desc("BatchBALD greedy search (default full)").get())
                 .addOption(Option.builder().longOpt("beta").hasArg().argName("X").desc("coldness of stochastic strategies (default 1)").get())
                 .addOption(Option.builder().longOpt("seed").hasArg().argName("S").desc("random seed (default 0)").get())
                 .addOption(Option.builder().longOpt("device").hasArg().argName("auto|cpu|cuda").desc("backend (default auto)").get())

@@ -59,7 +59,7 @@ final class AlOptions {
                 {"samples", "MC dropout samples K for acquisition (default 100)"},
                 {"pool-subset", "score a seeded random subset of this many pool points per round (default: whole pool)"},
                 {"mc-configs", "BatchBALD joint-entropy configurations M (default 40000)"},
-                {"greedy", "BatchBALD greedy search: lazy (default) or full"},
+                {"greedy", "BatchBALD greedy search: full (default) or lazy"},
                 {"beta", "coldness of stochastic strategies (default 1)"},
                 {"label-noise", "probability of a wrong oracle label (default 0)"},
                 {"chunk-mb", "pool chunk size for acquisition (default 512)"},

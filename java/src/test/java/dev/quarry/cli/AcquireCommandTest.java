@@ -46,7 +46,8 @@ class AcquireCommandTest {
     @Test
     void batchBaldWritesIndicesScoresAndTiming() throws IOException {
         Path in = pool(40, 8, 5, 1), out = tmp.resolve("out");
-        Result r = run("acquire", "--logprobs", in.toString(), "--strategy", "batchbald", "--batch", "5", "--device", "cpu", "--quiet", "--out", out.toString());
+        Result r = run("acquire", "--logprobs", in.toString(), "--strategy", "batchbald", "--batch", "5", "--greedy", "lazy", "--device", "cpu",
+                "--quiet", "--out", out.toString());
         assertEquals(0, r.code(), r.err());
         NpyArray idx = NpyFile.read(out.resolve("indices.npy"), Integer.MAX_VALUE);
         NpyArray sc = NpyFile.read(out.resolve("scores.npy"), Integer.MAX_VALUE);
@@ -70,7 +71,7 @@ class AcquireCommandTest {
         }
         // --greedy full: the same picks and scores, every candidate scored at every step
         Path outFull = tmp.resolve("out-full");
-        r = run("acquire", "--logprobs", in.toString(), "--strategy", "batchbald", "--batch", "5", "--greedy", "full", "--device", "cpu",
+        r = run("acquire", "--logprobs", in.toString(), "--strategy", "batchbald", "--batch", "5", "--device", "cpu", // full: the default
                 "--quiet", "--out", outFull.toString());
         assertEquals(0, r.code(), r.err());
         assertArrayEquals(indices, NpyFile.read(outFull.resolve("indices.npy"), Integer.MAX_VALUE).asLongArray());

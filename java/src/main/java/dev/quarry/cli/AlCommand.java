@@ -68,7 +68,7 @@ final class AlCommand {
         if (resumed != null && resumed.finished) return resumed;
         Datasets.Split data;
         try {
-            data = Datasets.load(cfg.dataset(), Path.of(cfg.dataDir()), cfg.seed(), cfg.copies(), cfg.trainLimit());
+            data = Datasets.load(cfg.dataset(), Datasets.dir(cfg.dataDir()), cfg.seed(), cfg.copies(), cfg.trainLimit());
         } catch (IOException | IllegalArgumentException e) {
             throw new Main.UsageException(e.getMessage());
         }

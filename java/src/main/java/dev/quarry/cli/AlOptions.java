@@ -19,7 +19,7 @@ final class AlOptions {
     static Options addTraining(Options o) {
         String[][] opts = {
                 {"dataset", "mnist-sample (default), mnist, repeated-mnist, fashion-mnist, cifar10"},
-                {"data-dir", "folder with the data set's files (default: under datasets/)"},
+                {"data-dir", "folder with the data set's files, or a data home holding its folder (default: the data home; quarry data list)"},
                 {"copies", "repeated-mnist copies (default 3)"},
                 {"train-limit", "keep only N training images, seeded (repeated-mnist: N base images, each with all copies)"},
                 {"model", "convnet (default), resnet18, resnet"},
@@ -84,7 +84,8 @@ final class AlOptions {
     static AlConfig config(CommandLine cl, String strategy, int b, long seed) {
         String dataset = cl.getOptionValue("dataset", "mnist-sample");
         try {
-            String dir = cl.getOptionValue("data-dir", Datasets.defaultDir(dataset).toString());
+            String dir = cl.getOptionValue("data-dir"); // null: the data home (DataHome), recorded as null in run.json
+            Datasets.checkName(dataset);
             TrainConfig train = trainConfig(cl, dataset);
             return new AlConfig(dataset, dir, Args.intOption(cl, "copies", 3), Args.intOption(cl, "train-limit", 0), cl.getOptionValue("model", "convnet"),
                     (float) Args.doubleOption(cl, "dropout", 0.5), cl.getOptionValue("dropout-placement", "classifier"), strategy, b, Args.intOption(cl, "initial", 20),

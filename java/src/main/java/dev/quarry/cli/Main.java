@@ -25,6 +25,7 @@ public final class Main {
         COMMANDS.put("demo", DemoCommand::run);
         COMMANDS.put("pretrain", PretrainCommand::run);
         COMMANDS.put("probe", ProbeCommand::run);
+        COMMANDS.put("data", DataCommand::run);
     }
 
     private Main() {}

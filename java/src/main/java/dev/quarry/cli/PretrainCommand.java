@@ -57,7 +57,7 @@ final class PretrainCommand {
             pc = new Pretrainer.Config(method, tc, (float) Args.doubleOption(cl, "tau", method.equals("moco") ? 0.2 : 0.5),
                     Args.intOption(cl, "proj-dim", 128), Args.intOption(cl, "queue", 4096), (float) Args.doubleOption(cl, "momentum-key", 0.99),
                     SimclrAugment.cifar().withScaleMin((float) Args.doubleOption(cl, "crop-scale", 0.08)));
-            data = Datasets.load(dataset, Path.of(cl.getOptionValue("data-dir", Datasets.defaultDir(dataset).toString())), seed,
+            data = Datasets.load(dataset, Datasets.dir(cl.getOptionValue("data-dir")), seed,
                     Args.intOption(cl, "copies", 3), Args.intOption(cl, "train-limit", 0));
             Models.check(model, 0f, "none", data.train());
             if (model.equals("convnet")) throw new IllegalArgumentException("pretraining needs a ResNet encoder: --model resnet or resnet18");

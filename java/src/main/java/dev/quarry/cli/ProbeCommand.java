@@ -51,7 +51,7 @@ final class ProbeCommand {
         TrainConfig tc;
         try {
             if (!enc.equals("random")) model = dev.quarry.nn.Checkpoint.metadata(Path.of(enc)).getOrDefault("model", model);
-            data = Datasets.load(dataset, Path.of(cl.getOptionValue("data-dir", Datasets.defaultDir(dataset).toString())), seed, 3,
+            data = Datasets.load(dataset, Datasets.dir(cl.getOptionValue("data-dir")), seed, 3,
                     Args.intOption(cl, "train-limit", 0));
             tc = new TrainConfig("adam", (float) Args.doubleOption(cl, "lr", 1e-3), 0f, 0f, false, 0f, 256, Args.intOption(cl, "epochs", 30), 0,
                     Schedule.constant(), 0, 0, -1);

@@ -51,7 +51,7 @@ final class TrainCommand {
         Datasets.Split data;
         try {
             tc = AlOptions.trainConfig(cl, dataset);
-            data = Datasets.load(dataset, Path.of(cl.getOptionValue("data-dir", Datasets.defaultDir(dataset).toString())), seed,
+            data = Datasets.load(dataset, Datasets.dir(cl.getOptionValue("data-dir")), seed,
                     Args.intOption(cl, "copies", 3), Args.intOption(cl, "train-limit", 0));
         } catch (IOException | IllegalArgumentException e) {
             throw new Main.UsageException(e.getMessage());

@@ -32,7 +32,13 @@ public final class Idx {
 
     public static Array read(Path path) throws IOException {
         if (!Files.isRegularFile(path)) throw new IOException(path + ": no such file");
-        try (InputStream raw = new BufferedInputStream(Files.newInputStream(path))) {
+        return read(path.toString(), Files.newInputStream(path));
+    }
+
+    /** An IDX file from {@code stream} (closed here); {@code name} is what messages call it. */
+    public static Array read(String name, InputStream stream) throws IOException {
+        Object path = name;
+        try (InputStream raw = new BufferedInputStream(stream)) {
             raw.mark(2);
             int b0 = raw.read(), b1 = raw.read();
             raw.reset();
@@ -45,7 +51,7 @@ public final class Idx {
         }
     }
 
-    private static Array parse(Path path, DataInputStream in) throws IOException {
+    private static Array parse(Object path, DataInputStream in) throws IOException {
         int magic = in.readInt();
         int type = (magic >>> 8) & 0xff, rank = magic & 0xff;
         if ((magic >>> 16) != 0 || type != 0x08)

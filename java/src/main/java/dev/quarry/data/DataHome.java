@@ -144,7 +144,7 @@ public final class DataHome {
         DataCatalog.Entry e = entryFor(dataset);
         if (e == null) throw new IllegalArgumentException("no catalog entry for '" + dataset + "'");
         Path dir = find(e);
-        if (dir == null) throw new IOException(dataset + ": not found; looked in " + lookedIn(e) + "; fix: " + fixFor(e));
+        if (dir == null) throw new IOException(dataset + ": not found (no " + e.files().get(0).name() + "); looked in " + lookedIn(e) + "; fix: " + fixFor(e));
         verify(e, dir, "fix: " + fixFor(e));
         return dir;
     }

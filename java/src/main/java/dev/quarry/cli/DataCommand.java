@@ -31,7 +31,8 @@ final class DataCommand {
         String usage = "usage: quarry data fetch " + catalog.names() + " [--data-dir HOME] | quarry data list [--data-dir HOME]";
         if (rest.isEmpty()) throw new Main.UsageException(usage);
         DataHome fromEnv = DataHome.fromEnvironment(cl.getOptionValue("data-dir"));
-        DataHome home = DataHome.of(fromEnv.explicit(), System.getenv(), System.getProperty("user.home"), checkoutHint(fromEnv),
+        String userHome = System.getenv("HOME") != null && !System.getenv("HOME").isBlank() ? System.getenv("HOME") : System.getProperty("user.home");
+        DataHome home = DataHome.of(fromEnv.explicit(), System.getenv(), userHome, checkoutHint(fromEnv),
                 Path.of(System.getProperty("user.dir")), catalog);
         switch (rest.get(0)) {
             case "fetch" -> {

@@ -46,7 +46,8 @@ public final class DataHome {
 
     /** The homes of this process: --data-dir (null: none), its environment, user.home, where its code lies, user.dir. */
     public static DataHome fromEnvironment(String dataDir) {
-        return of(dataDir == null ? null : Path.of(dataDir), System.getenv(), System.getProperty("user.home"), codeLocation(),
+        String home = System.getenv("HOME"); // as bin/quarry and XDG have it; user.home comes from the password file
+        return of(dataDir == null ? null : Path.of(dataDir), System.getenv(), home != null && !home.isBlank() ? home : System.getProperty("user.home"), codeLocation(),
                 Path.of(System.getProperty("user.dir")), DataCatalog.defaults());
     }
 

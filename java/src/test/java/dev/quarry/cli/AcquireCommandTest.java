@@ -46,7 +46,7 @@ class AcquireCommandTest {
     @Test
     void batchBaldWritesIndicesScoresAndTiming() throws IOException {
         Path in = pool(40, 8, 5, 1), out = tmp.resolve("out");
-        Result r = run("acquire", "--logprobs", in.toString(), "--strategy", "batchbald", "--batch", "5", "--device", "cpu", "--quiet", "--out", out.toString());
+        Result r = run("acquire", "--logprobs", in.toString(), "--strategy", "batchbald", "--acquisition-size", "5", "--device", "cpu", "--quiet", "--out", out.toString());
         assertEquals(0, r.code(), r.err());
         NpyArray idx = NpyFile.read(out.resolve("indices.npy"), Integer.MAX_VALUE);
         NpyArray sc = NpyFile.read(out.resolve("scores.npy"), Integer.MAX_VALUE);
@@ -92,11 +92,11 @@ class AcquireCommandTest {
                 {nan.toString(), "bald", "2", "is NaN"},
                 {inf.toString(), "entropy", "2", "is Infinity"},
                 {tmp.resolve("missing.npy").toString(), "bald", "2", "no such file"},
-                {good.toString(), "bald", "0", "--batch must be at least 1"},
+                {good.toString(), "bald", "0", "--acquisition-size must be at least 1"},
         };
         for (String[] c : cases) {
             Path out = tmp.resolve("out-" + c[1] + c[2] + c[0].hashCode());
-            Result r = run("acquire", "--logprobs", c[0], "--strategy", c[1], "--batch", c[2], "--device", "cpu", "--quiet", "--out", out.toString());
+            Result r = run("acquire", "--logprobs", c[0], "--strategy", c[1], "--acquisition-size", c[2], "--device", "cpu", "--quiet", "--out", out.toString());
             check(c, r, out);
         }
         String[][] options = {
@@ -108,7 +108,7 @@ class AcquireCommandTest {
         for (String[] o : options) {
             Path out = tmp.resolve("out-opt-" + o[0].substring(2));
             // no --quiet and --device auto: the error must still be the only line
-            Result r = run("acquire", "--logprobs", good.toString(), "--strategy", "batchbald", "--batch", "2", o[0], o[1], "--out", out.toString());
+            Result r = run("acquire", "--logprobs", good.toString(), "--strategy", "batchbald", "--acquisition-size", "2", o[0], o[1], "--out", out.toString());
             check(new String[] {good.toString(), o[0], o[1], o[2]}, r, out);
         }
     }
@@ -133,7 +133,7 @@ class AcquireCommandTest {
     @Test
     void unknownCommandAndDeviceAreUsageErrors() {
         assertEquals(2, run("frobnicate").code());
-        Result r = run("acquire", "--logprobs", "x.npy", "--strategy", "bald", "--batch", "1", "--device", "tpu", "--out", tmp.resolve("o").toString());
+        Result r = run("acquire", "--logprobs", "x.npy", "--strategy", "bald", "--acquisition-size", "1", "--device", "tpu", "--out", tmp.resolve("o").toString());
         assertEquals(2, r.code());
         assertTrue(r.err().contains("unknown device 'tpu'"), r.err());
     }

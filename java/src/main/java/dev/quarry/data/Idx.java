@@ -69,8 +69,8 @@ public final class Idx {
         }
         long header = 4 + 4L * rank;
         if (size >= 0 && size != header + total)
-            throw new BadInputException(path + ": " + (size < header + total ? "truncated" : "padded") + " IDX file: " + size
-                    + " bytes, the header " + Arrays.toString(shape) + " promises " + (header + total));
+            throw new BadInputException(path + ": " + (size < header + total ? "truncated IDX file" : "trailing bytes after the data") + ": "
+                    + size + " bytes, the header " + Arrays.toString(shape) + " promises " + (header + total));
         byte[] data = new byte[(int) Math.min(total, size >= 0 ? total : 1 << 20)];
         int have = 0;
         while (have < total) {

@@ -68,7 +68,7 @@ public final class NpyReader {
             }
             long want = dataStart[0] + count * item;
             if (size != want)
-                throw new BadInputException(path + ": " + (size < want ? "truncated" : "padded") + " .npy: " + size
+                throw new BadInputException(path + ": truncated or padded .npy: " + size
                         + " bytes, the header promises " + want + " (" + dataStart[0] + " of header and " + count + " x " + item + " of data)");
             return new Array(dtype, shape, data(path, ch, dataStart[0], dtype, (int) count));
         }

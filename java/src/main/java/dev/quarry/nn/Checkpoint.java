@@ -158,15 +158,6 @@ public final class Checkpoint {
         Map<String, String> meta = metadata(path, header);
         int dataStart = 8 + (int) headLen;
         long dataBytes = file.length - dataStart;
-        String crcText = meta.get(CRC_KEY);
-        if (crcText != null) {
-            if (!crcText.matches("[0-9a-f]{8}")) throw new BadInputException(path + ": malformed " + CRC_KEY + " '" + crcText + "' in __metadata__");
-            CRC32 crc = new CRC32();
-            crc.update(file, dataStart, (int) dataBytes);
-            if (crc.getValue() != Long.parseLong(crcText, 16))
-                throw new BadInputException(path + ": checksum mismatch (CRC-32 of the data is " + String.format("%08x", crc.getValue())
-                        + ", the header says " + crcText + "): the file is damaged");
-        }
         long steps = 0;
         if (opt != null && meta.containsKey("optimizer_steps")) {
             try {
@@ -177,7 +168,7 @@ public final class Checkpoint {
             if (steps < 0) throw new BadInputException(path + ": bad optimizer_steps '" + meta.get("optimizer_steps") + "'");
         }
         Map<String, Tensor> want = entries(model, opt);
-        List<float[]> values = new java.util.ArrayList<>();
+        List<long[]> spans = new java.util.ArrayList<>();
         for (Map.Entry<String, Tensor> e : want.entrySet()) {
             String name = e.getKey();
             int[] need = e.getValue().shape();
@@ -202,8 +193,24 @@ public final class Checkpoint {
             if (begin < 0 || end < begin || end - begin != bytes || end > dataBytes)
                 throw new BadInputException(path + ": " + name + " has bad data offsets [" + begin + ", " + end + ") for " + bytes
                         + " bytes of data in a data section of " + dataBytes + " (truncated file?)");
-            float[] v = new float[(int) e.getValue().numel()];
-            ByteBuffer.wrap(file, (int) (dataStart + begin), (int) bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
+            spans.add(new long[] {begin, bytes});
+        }
+        // the layout fits the model and the file: now the data itself
+        String crcText = meta.get(CRC_KEY);
+        if (crcText != null) {
+            if (!crcText.matches("[0-9a-f]{8}")) throw new BadInputException(path + ": malformed " + CRC_KEY + " '" + crcText + "' in __metadata__");
+            CRC32 crc = new CRC32();
+            crc.update(file, dataStart, (int) dataBytes);
+            if (crc.getValue() != Long.parseLong(crcText, 16))
+                throw new BadInputException(path + ": checksum mismatch (CRC-32 of the data is " + String.format("%08x", crc.getValue())
+                        + ", the header says " + crcText + "): the file is damaged");
+        }
+        List<float[]> values = new java.util.ArrayList<>();
+        int k = 0;
+        for (String name : want.keySet()) {
+            long[] span = spans.get(k++);
+            float[] v = new float[(int) (span[1] / 4)];
+            ByteBuffer.wrap(file, (int) (dataStart + span[0]), (int) span[1]).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
             for (int i = 0; i < v.length; i++)
                 if (!Float.isFinite(v[i])) throw new BadInputException(path + ": " + name + " holds " + v[i] + " at element " + i + ": the weights are damaged");
             values.add(v);

@@ -1,6 +1,7 @@
 package dev.quarry.cli;
 
 import dev.quarry.engine.QuarryException;
+import dev.quarry.util.BadInputException;
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -72,13 +73,17 @@ public final class Main {
         try {
             return cmd.command().run(rest, out, err);
         } catch (UsageException e) {
-            err.println("quarry " + name + ": " + e.getMessage());
+            err.println("quarry " + name + ": " + BadInputException.oneLine(e.getMessage()));
             return EXIT_USAGE;
         } catch (QuarryException e) {
             err.println("quarry " + name + ": " + e.getMessage());
             return e.status() == dev.quarry.engine.QuarryNative.QY_ERR_INVALID || e.status() == dev.quarry.engine.QuarryNative.QY_ERR_NO_DEVICE
                     ? EXIT_USAGE : EXIT_INTERNAL;
         } catch (RuntimeException | OutOfMemoryError e) {
+            if (e instanceof java.io.UncheckedIOException u && u.getCause() instanceof BadInputException bad) {
+                err.println("quarry " + name + ": " + bad.getMessage()); // a damaged input found deep inside a run
+                return EXIT_USAGE;
+            }
             err.println("quarry " + name + ": internal error: " + e);
             return EXIT_INTERNAL;
         }

@@ -137,4 +137,37 @@ class AcquireCommandTest {
         assertEquals(2, r.code());
         assertTrue(r.err().contains("unknown device 'tpu'"), r.err());
     }
+
+    /** Damaged pools that used to hang inside the .npy library's mapping loop (or were padded with zeros). */
+    @Test
+    void damagedPoolsExitTwoWithinSecondsWithOneLineAndNoOutputFolder() throws IOException {
+        byte[] good = Files.readAllBytes(pool(12, 4, 3, 7));
+        int headerLen = (good[8] & 0xff) | (good[9] & 0xff) << 8;
+        java.util.Map<String, byte[]> damaged = new java.util.LinkedHashMap<>();
+        damaged.put("cut mid-element", java.util.Arrays.copyOf(good, good.length - 1));
+        damaged.put("cut by half", java.util.Arrays.copyOf(good, good.length / 2 + 1));
+        damaged.put("cut by one element", java.util.Arrays.copyOf(good, good.length - 4));
+        damaged.put("three stray bytes", java.util.Arrays.copyOf(good, good.length + 3));
+        byte[] shifted = good.clone(); // the data starts one byte later than it should
+        shifted[8] = (byte) (headerLen + 1);
+        damaged.put("header length off by one", shifted);
+        byte[] huge = new String(good, java.nio.charset.StandardCharsets.ISO_8859_1).replace("(12,", "(1200000,")
+                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        damaged.put("shape larger than the data", huge);
+        byte[] dtype = new String(good, java.nio.charset.StandardCharsets.ISO_8859_1).replace("'<f4'", "'<f8'")
+                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        damaged.put("f4 data declared f8", dtype);
+        for (java.util.Map.Entry<String, byte[]> e : damaged.entrySet()) {
+            assertFalse(java.util.Arrays.equals(good, e.getValue()), e.getKey() + ": the edit changed nothing");
+            Path bad = tmp.resolve("bad.npy"), out = tmp.resolve("out-" + e.getKey().replace(' ', '-'));
+            Files.write(bad, e.getValue());
+            Result r = assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+                    () -> run("acquire", "--logprobs", bad.toString(), "--strategy", "bald", "--batch", "2", "--device", "cpu", "--out", out.toString()),
+                    e.getKey() + ": acquire did not finish");
+            assertEquals(2, r.code(), e.getKey() + ": " + r.err());
+            assertEquals(1, r.err().lines().count(), e.getKey() + ": one line, got " + r.err());
+            assertTrue(r.err().startsWith("quarry acquire: " + bad), e.getKey() + ": " + r.err());
+            assertFalse(Files.exists(out), e.getKey() + ": nothing written");
+        }
+    }
 }

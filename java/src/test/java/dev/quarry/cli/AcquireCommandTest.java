@@ -162,7 +162,7 @@ class AcquireCommandTest {
             Path bad = tmp.resolve("bad.npy"), out = tmp.resolve("out-" + e.getKey().replace(' ', '-'));
             Files.write(bad, e.getValue());
             Result r = assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
-                    () -> run("acquire", "--logprobs", bad.toString(), "--strategy", "bald", "--batch", "2", "--device", "cpu", "--out", out.toString()),
+                    () -> run("acquire", "--logprobs", bad.toString(), "--strategy", "bald", "--acquisition-size", "2", "--device", "cpu", "--out", out.toString()),
                     e.getKey() + ": acquire did not finish");
             assertEquals(2, r.code(), e.getKey() + ": " + r.err());
             assertEquals(1, r.err().lines().count(), e.getKey() + ": one line, got " + r.err());

@@ -331,7 +331,7 @@ if [ -x "$TEST" ]; then
         record test_ops "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
     fi
     for tool in memcheck racecheck; do
-        if [ -z "$SANITIZER" ]; then
+        if [ "$EMULATE" != 1 ] && [ -z "$SANITIZER" ]; then
             echo "compute-sanitizer not found" >"$OUT/$tool.log"
             record "$tool" FAIL 0.0 "compute-sanitizer not found"
         elif can_run "$tool"; then
@@ -353,7 +353,7 @@ if [ -x "$CONTRASTIVE_TEST" ]; then
         record test_contrastive "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
     fi
     for tool in memcheck racecheck; do
-        if [ -z "$SANITIZER" ]; then
+        if [ "$EMULATE" != 1 ] && [ -z "$SANITIZER" ]; then
             echo "compute-sanitizer not found" >"$OUT/contrastive_$tool.log"
             record "contrastive_$tool" FAIL 0.0 "compute-sanitizer not found"
         elif can_run "contrastive_$tool"; then
@@ -382,7 +382,7 @@ else
         summary="$(last_match '^[0-9]+ passed, [0-9]+ failed' "$OUT/test_ssl.log")"
         record test_ssl "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
     fi
-    if [ -z "$SANITIZER" ]; then
+    if [ "$EMULATE" != 1 ] && [ -z "$SANITIZER" ]; then
         echo "compute-sanitizer not found" >"$OUT/memcheck_ssl.log"
         record memcheck_ssl FAIL 0.0 "compute-sanitizer not found"
     elif can_run memcheck_ssl; then

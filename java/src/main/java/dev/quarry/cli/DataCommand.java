@@ -8,9 +8,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
-import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Option;
-import org.apache.commons.cli.Options;
 
 /**
  * {@code quarry data fetch mnist|fashion-mnist|cifar10 [--data-dir HOME]}: downloads a full data set into the data
@@ -24,13 +21,20 @@ final class DataCommand {
     /** The catalog fetch and list use; tests replace it. */
     static DataCatalog catalog = DataCatalog.defaults();
 
+    static final OptionSpec<String> HOME = Opts.DATA_DIR.describedAs("the data home to fetch into or list")
+            .withDefault("fetch writes to $QUARRY_DATA, else ${XDG_CACHE_HOME:-~/.cache}/quarry/datasets; list shows every home in the order "
+                    + "they are searched: $QUARRY_DATA, the user cache, the checkout's datasets/", p -> null);
+
+    static final CommandSpec SPEC = new CommandSpec("data", "fetch " + DataCatalog.defaults().names() + " [--data-dir HOME] | list [--data-dir HOME]",
+            "the data home: fetch a full data set into it (checksum-checked), or list the homes and what they hold",
+            List.of(HOME), List.of());
+
     static int run(String[] args, PrintStream out, PrintStream err) {
-        Options options = new Options().addOption(Option.builder().longOpt("data-dir").hasArg().desc("the data home (default: see quarry data list)").get());
-        CommandLine cl = Args.parse(options, args);
-        List<String> rest = cl.getArgList();
+        Parsed p = Cli.parse(SPEC, args, err);
+        List<String> rest = p.args();
         String usage = "usage: quarry data fetch " + catalog.names() + " [--data-dir HOME] | quarry data list [--data-dir HOME]";
         if (rest.isEmpty()) throw new Main.UsageException(usage);
-        DataHome fromEnv = DataHome.fromEnvironment(cl.getOptionValue("data-dir"));
+        DataHome fromEnv = DataHome.fromEnvironment(p.get(HOME));
         String userHome = System.getenv("HOME") != null && !System.getenv("HOME").isBlank() ? System.getenv("HOME") : System.getProperty("user.home");
         DataHome home = DataHome.of(fromEnv.explicit(), System.getenv(), userHome, checkoutHint(fromEnv),
                 Path.of(System.getProperty("user.dir")), catalog);
@@ -81,6 +85,6 @@ final class DataCommand {
             out.println(e.name() + ": " + dir + (ok ? "" : "  (damaged: quarry data fetch " + e.name() + " fetches it again)"));
             for (DataHome.FileStatus s : st) out.println("  " + s.state() + "  " + s.name() + (s.state().equals("ok") ? "" : "  " + s.detail()));
         }
-        return bad ? Main.EXIT_INTERNAL : 0;
+        return bad ? Main.EXIT_USAGE : 0; // a damaged input, as everywhere else (BadInputException): exit 2
     }
 }

@@ -1,5 +1,6 @@
 package dev.quarry.data;
 
+import dev.quarry.util.BadInputException;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -61,16 +62,16 @@ public record Checksum(String algorithm, String expected, boolean uncompressed) 
         return expected.equalsIgnoreCase(actual);
     }
 
-    /** Throws, in one line naming the file, both digests and {@code fix}, unless {@code file} has this digest. */
+    /** Throws a {@link BadInputException}, in one line naming the file, both digests and {@code fix}, unless {@code file} has this digest. */
     public void verify(Path file, String fix) throws IOException {
         String got;
         try {
             got = of(file);
         } catch (java.util.zip.ZipException | java.io.EOFException e) {
-            throw new IOException(file + ": corrupt gzip data, " + algorithm + " check impossible; " + fix);
+            throw new BadInputException(file + ": corrupt gzip data, " + algorithm + " check impossible; " + fix);
         }
         if (!matches(got))
-            throw new IOException(file + ": checksum mismatch (" + describe() + " " + got + ", want " + expected + "); " + fix);
+            throw new BadInputException(file + ": checksum mismatch (" + describe() + " " + got + ", want " + expected + "); " + fix);
     }
 
     public String describe() {

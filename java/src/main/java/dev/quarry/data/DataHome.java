@@ -1,5 +1,6 @@
 package dev.quarry.data;
 
+import dev.quarry.util.BadInputException;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
@@ -200,10 +201,10 @@ public final class DataHome {
         return out;
     }
 
-    /** Throws, in one line ending with {@code fix}, at the first file of {@code e} in {@code dir} that is missing or corrupt. */
+    /** Throws a {@link BadInputException}, in one line ending with {@code fix}, at the first file of {@code e} in {@code dir} that is missing or corrupt. */
     public static void verify(DataCatalog.Entry e, Path dir, String fix) throws IOException {
         for (FileStatus s : check(e, dir))
-            if (s.state().equals("missing") || s.state().equals("corrupt")) throw new IOException(s.path() + ": " + s.detail() + "; " + fix);
+            if (s.state().equals("missing") || s.state().equals("corrupt")) throw new BadInputException(s.path() + ": " + s.detail() + "; " + fix);
     }
 
     /** {@code name} in {@code dir}, or its uncompressed form (name less ".gz"), whichever exists; null if neither. */

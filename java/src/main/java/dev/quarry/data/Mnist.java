@@ -1,5 +1,6 @@
 package dev.quarry.data;
 
+import dev.quarry.util.BadInputException;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -14,16 +15,16 @@ public final class Mnist {
     }
 
     private static ImageSet load(Idx.Array img, Idx.Array lab, Object imagesFile, Object labelsFile) throws IOException {
-        if (img.shape().length != 3) throw new IOException(imagesFile + ": expected n x h x w images, got rank " + img.shape().length);
+        if (img.shape().length != 3) throw new BadInputException(imagesFile + ": expected n x h x w images, got rank " + img.shape().length);
         if (lab.shape().length != 1 || lab.shape()[0] != img.shape()[0])
-            throw new IOException(labelsFile + ": " + lab.shape()[0] + " labels for " + img.shape()[0] + " images");
+            throw new BadInputException(labelsFile + ": " + lab.shape()[0] + " labels for " + img.shape()[0] + " images");
         int n = img.shape()[0], h = img.shape()[1], w = img.shape()[2];
         float[] x = new float[n * h * w];
         for (int i = 0; i < x.length; i++) x[i] = (img.at(i) / 255f - MEAN) / STD;
         int[] y = new int[n];
         for (int i = 0; i < n; i++) {
             y[i] = lab.at(i);
-            if (y[i] > 9) throw new IOException(labelsFile + ": label " + y[i] + " at " + i + " is not a digit");
+            if (y[i] > 9) throw new BadInputException(labelsFile + ": label " + y[i] + " at " + i + " is not a digit");
         }
         return new ImageSet(x, y, n, h, w, 1, 10);
     }
@@ -57,8 +58,8 @@ public final class Mnist {
         Checksum c = Checksum.sha256(SAMPLE_SHA256.get(name));
         String got = c.of(new java.io.ByteArrayInputStream(bytes));
         if (!c.matches(got))
-            throw new IOException(where + ": checksum mismatch (sha256 " + got + ", want " + c.expected() + "); the jar is damaged, reinstall it");
-        return Idx.read(where, new java.io.ByteArrayInputStream(bytes));
+            throw new BadInputException(where + ": checksum mismatch (sha256 " + got + ", want " + c.expected() + "); the jar is damaged, reinstall it");
+        return Idx.read(where, new java.io.ByteArrayInputStream(bytes), bytes.length);
     }
 
     /** The shipped MNIST test set under {@code datasets/mnist}. */
@@ -77,7 +78,7 @@ public final class Mnist {
     public static ImageSet[] loadSplit(Path dir) throws IOException {
         Path trainImages = idx(dir, "train-images-idx3-ubyte");
         if (!java.nio.file.Files.exists(trainImages))
-            throw new IOException(dir + ": no train-images-idx3-ubyte[.gz] ; fix: quarry data fetch mnist (or fashion-mnist), or --data-dir DIR");
+            throw new BadInputException(dir + ": no train-images-idx3-ubyte[.gz]; fix: quarry data fetch mnist (or fashion-mnist), or --data-dir DIR");
         return new ImageSet[] {load(trainImages, idx(dir, "train-labels-idx1-ubyte")),
                 load(idx(dir, "t10k-images-idx3-ubyte"), idx(dir, "t10k-labels-idx1-ubyte"))};
     }

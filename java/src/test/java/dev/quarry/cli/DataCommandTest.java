@@ -51,7 +51,7 @@ class DataCommandTest {
 
         Files.writeString(home.resolve("mnist-full/f.bin"), "tampered");
         out.reset();
-        assertEquals(1, run(out, err, "data", "list", "--data-dir", home.toString()));
+        assertEquals(2, run(out, err, "data", "list", "--data-dir", home.toString()), "a damaged data set is bad input: exit 2");
         assertTrue(out.toString().contains("corrupt  f.bin  checksum mismatch"), out.toString());
         assertTrue(out.toString().contains("quarry data fetch mnist fetches it again"), out.toString());
 

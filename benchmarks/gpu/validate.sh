@@ -17,7 +17,8 @@
 # autocast, OUT_DIR/torch_resnet.json); benchmarks/peers/torch_ops.py (bench_ops's workloads in PyTorch,
 # OUT_DIR/torch_ops.json; the PyTorch steps are skipped with a note when python3 cannot import torch); and
 # benchmarks/gpu/compare.py twice: compare (the kernel ratio table, OUT_DIR/compare.md) and resnet_compare (images/s
-# ratios, OUT_DIR/resnet_compare.md), both appended to the report. Every step runs even when an earlier one failed
+# ratios, OUT_DIR/resnet_compare.md), both appended to the report; sweep_gpu (optional: the distribution's
+# `quarry info` and a shortened MNIST sweep on the GPU, when target/quarry-*-linux-x86_64.tar.gz travels along). Every step runs even when an earlier one failed
 # (those that need test_ops, bench_ops or their JSON are skipped without them). Writes OUT_DIR/report.md (a table:
 # step, status, time, key numbers; rewritten after every step, so a run cut short still leaves one) and
 # OUT_DIR/<step>.log, the full output of each step. Exits 1 if any step failed (a failed or timed-out benchmark
@@ -330,7 +331,7 @@ if [ -x "$TEST" ]; then
         record test_ops "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
     fi
     for tool in memcheck racecheck; do
-        if [ -z "$SANITIZER" ]; then
+        if [ "$EMULATE" != 1 ] && [ -z "$SANITIZER" ]; then
             echo "compute-sanitizer not found" >"$OUT/$tool.log"
             record "$tool" FAIL 0.0 "compute-sanitizer not found"
         elif can_run "$tool"; then
@@ -352,7 +353,7 @@ if [ -x "$CONTRASTIVE_TEST" ]; then
         record test_contrastive "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
     fi
     for tool in memcheck racecheck; do
-        if [ -z "$SANITIZER" ]; then
+        if [ "$EMULATE" != 1 ] && [ -z "$SANITIZER" ]; then
             echo "compute-sanitizer not found" >"$OUT/contrastive_$tool.log"
             record "contrastive_$tool" FAIL 0.0 "compute-sanitizer not found"
         elif can_run "contrastive_$tool"; then
@@ -381,7 +382,7 @@ else
         summary="$(last_match '^[0-9]+ passed, [0-9]+ failed' "$OUT/test_ssl.log")"
         record test_ssl "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
     fi
-    if [ -z "$SANITIZER" ]; then
+    if [ "$EMULATE" != 1 ] && [ -z "$SANITIZER" ]; then
         echo "compute-sanitizer not found" >"$OUT/memcheck_ssl.log"
         record memcheck_ssl FAIL 0.0 "compute-sanitizer not found"
     elif can_run memcheck_ssl; then
@@ -502,6 +503,36 @@ elif can_run resnet_compare 0; then
         --out "$OUT/resnet_compare.md"
     note="$(last_match 'timed by both' "$OUT/resnet_compare.log" | sed -e 's/\.$//')"
     record resnet_compare "$(status_of "$STEP_RC")" "$STEP_SECS" "${note}$(timed_out_note)"
+fi
+
+# ---- optional: the whole program on the GPU, from the self-contained distribution (no Java on the host) ----
+# Runs when the tarball built by `mvn package` travels with the tree (target/quarry-*-linux-x86_64.tar.gz, or
+# QUARRY_DIST=<tarball>): `quarry info`, then a shortened BatchBALD-vs-random sweep on the paper's MNIST protocol
+# (full MNIST when datasets/mnist-full is present, else the shipped sample), held to QUARRY_SWEEP_TIMEOUT (240 s).
+DIST_TARBALL="${QUARRY_DIST:-$(ls "$ROOT"/target/quarry-*-linux-x86_64.tar.gz 2>/dev/null | head -n 1)}"
+if [ -z "$DIST_TARBALL" ] || [ ! -f "$DIST_TARBALL" ]; then
+    echo "skipped: no distribution tarball (build it with mvn package and carry target/)" >"$OUT/sweep_gpu.log"
+    record sweep_gpu SKIP 0.0 "no distribution tarball carried"
+elif [ "$EMULATE" = 1 ]; then
+    echo "skipped: emulated dry run (QUARRY_EMULATE=1), needs a GPU" >"$OUT/sweep_gpu.log"
+    record sweep_gpu SKIP 0.0 "emulated dry run: needs a GPU"
+elif can_run sweep_gpu 0; then
+    cap_limit "${QUARRY_SWEEP_TIMEOUT:-240}"
+    DIST_DIR="$BUILD/dist"
+    rm -rf "$DIST_DIR" && mkdir -p "$DIST_DIR" && tar -xzf "$DIST_TARBALL" -C "$DIST_DIR"
+    QUARRY_BIN="$(ls -d "$DIST_DIR"/*/bin/quarry 2>/dev/null | head -n 1)"
+    if [ -d "$ROOT/datasets/mnist-full" ]; then
+        data_args=(--dataset mnist --data-dir "$ROOT/datasets/mnist-full")
+    else
+        data_args=(--dataset mnist-sample --data-dir "$ROOT/datasets/mnist")
+    fi
+    # shellcheck disable=SC2016  # $1 is the launcher, the rest the sweep's data options
+    run_step sweep_gpu env QUARRY_REQUIRE_GPU=1 bash -c 'q="$1"; shift; "$q" info && "$q" sweep \
+        --strategies batchbald,random --seeds 0 --acquisition-sizes 10 --budget 60 --epochs 10 --pool-subset 2000 \
+        --device cuda "$@" \
+        --out "$0"' "$OUT/sweep" "$QUARRY_BIN" "${data_args[@]}"
+    note="$(last_match 'labels-needed|^ *[0-9]+ +[0-9.]+ +[0-9.]+' "$OUT/sweep_gpu.log")"
+    record sweep_gpu "$(status_of "$STEP_RC")" "$STEP_SECS" "${note:-see sweep_gpu.log}$(timed_out_note)"
 fi
 
 # ---- report ----

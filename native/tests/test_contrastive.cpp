@@ -48,93 +48,7 @@ constexpr double kGrad = 2e-5;
 constexpr double kFdRef = 1e-6;
 constexpr double kFdOp = 1e-4;
 
-// ---- harness (the conventions of test_ops.cpp) --------------------------------------------------------------------
-
 using namespace qy_test;
-
-// How a result is measured against its reference: max|got - ref| / max(floor, max|ref|), floor = 1 for values
-// (Abs1), a tiny number for gradients (Rel); Elem is elementwise relative; Bits is bitwise equality.
-enum class Measure { Abs1, Rel, Elem, Bits };
-
-uint32_t bits(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-// Compares got with ref. A NaN where the reference is finite is an element the op never wrote (outputs are poisoned
-// with NaN before every call); a NaN where the reference is NaN matches.
-void compare(Test& t, const std::string& what, const Vec& got, const VecD& ref, Measure how, double tol) {
-    if (got.size() != ref.size()) {
-        t.fail(format("%s: %zu elements, reference has %zu", what.c_str(), got.size(), ref.size()));
-        return;
-    }
-    if (how == Measure::Bits) {
-        size_t bad = 0, first = 0;
-        for (size_t i = 0; i < got.size(); ++i)
-            if (bits(got[i]) != bits((float)ref[i]) && bad++ == 0) first = i;
-        if (bad > 0) {
-            t.error(INFINITY);
-            t.fail(format("%s: %zu of %zu elements differ bitwise; first at %zu: got %.9g, want %.9g", what.c_str(), bad,
-                          got.size(), first, (double)got[first], ref[first]));
-        }
-        return;
-    }
-    double scale = how == Measure::Abs1 ? 1.0 : 1e-30, worst = 0.0;
-    size_t at = 0;
-    for (double r : ref) scale = std::max(scale, std::fabs(r));
-    for (size_t i = 0; i < got.size(); ++i) {
-        if (std::isnan(ref[i]) && std::isnan(got[i])) continue;
-        double d = std::fabs((double)got[i] - ref[i]);
-        if (how == Measure::Elem) d = ref[i] != 0 ? d / std::fabs(ref[i]) : (d == 0 ? 0.0 : INFINITY);
-        if (std::isnan(d)) {
-            t.error(INFINITY);
-            t.fail(format("%s: element %zu is %g, reference %.9g (unwritten or NaN)", what.c_str(), i, (double)got[i],
-                          ref[i]));
-            return;
-        }
-        if (d > worst) worst = d, at = i;
-    }
-    const double e = how == Measure::Elem ? worst : worst / scale;
-    t.error(e);
-    if (e > tol)
-        t.fail(format("%s: err %.3g > %.1g at element %zu of %zu: got %.9g, reference %.9g", what.c_str(), e, tol, at,
-                      got.size(), (double)got[at], ref[at]));
-}
-
-
-// A recorded CPU case: how each output must match on CUDA (measure and tolerance per output).
-struct Check {
-    Measure how;
-    double tol;
-};
-struct ParityCase {
-    std::string name;
-    Runner run;
-    Outs cpu;
-    std::vector<Check> checks;
-};
-std::vector<ParityCase> g_parity;
-
-Outs cpu_case(const std::string& name, const Runner& run, std::vector<Check> checks) {
-    Outs o = run_on(QY_DEV_CPU, nullptr, run);
-    g_parity.push_back({name, run, o, std::move(checks)});
-    return o;
-}
-
-// ---- inputs ----------------------------------------------------------------------------------------------------
-
-std::mt19937 g_rng(20250301u);
-
-Vec uniform(size_t n, float lo = -1.0f, float hi = 1.0f) {
-    std::uniform_real_distribution<float> dist(lo, hi);
-    Vec v(n);
-    for (float& x : v) {
-        do x = dist(g_rng);
-        while (x == 0.0f);
-    }
-    return v;
-}
 
 // Rows of unit length (in float32), as MoCo's encoders produce them.
 Vec unit_rows(int64_t rows, int d) {
@@ -147,10 +61,6 @@ Vec unit_rows(int64_t rows, int d) {
     }
     return v;
 }
-
-int rand_int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g_rng); }
-
-VecD to_d(const Vec& v) { return VecD(v.begin(), v.end()); }
 
 // Central differences of loss() over every element of v (h = 1e-6 in float64, as in test_ops). The near-identical
 // cases take h = 1e-7: their gradients are ~1e-4 while third derivatives scale like 1/tau^3, so the truncation error
@@ -373,7 +283,10 @@ void test_ntxent_closed_form(Test& t) {
     Vec same(2 * n * d);
     Vec row = uniform(d);
     for (int i = 0; i < 2 * n; ++i) std::copy(row.begin(), row.end(), same.begin() + (size_t)i * d);
-    Outs o = cpu_case("ntxent all rows identical", ntxent_runner(same, n, d, 0.2f, 1.0f), kNtXentChecks);
+    // dz is zero up to rounding here, so its CUDA check is absolute (a relative one compares rounding noise; with
+    // the built-in CPU GEMM instead of OpenBLAS the noise differs).
+    Outs o = cpu_case("ntxent all rows identical", ntxent_runner(same, n, d, 0.2f, 1.0f),
+                      {{Measure::Abs1, kReduce}, {Measure::Abs1, kReduce}, {Measure::Elem, kElem}, {Measure::Abs1, kGrad}});
     compare(t, "loss with identical rows (log(2n - 1))", o[0].v, {std::log(2.0 * n - 1)}, Measure::Abs1, 1e-6);
 }
 
@@ -465,15 +378,6 @@ void test_scratch_bytes(Test& t) {
 
 // ---- argument errors ----------------------------------------------------------------------------------------------
 
-void expect_status(Test& t, const char* what, int rc, int want, const char* op) {
-    const char* msg = qy_last_error();
-    if (rc != want) {
-        t.fail(format("%s: status %d, want %d (last error: %s)", what, rc, want, msg));
-        return;
-    }
-    t.expect(std::strstr(msg, op) != nullptr, format("%s: message \"%s\" does not name %s", what, msg, op));
-    t.expect(std::strchr(msg, '\n') == nullptr, format("%s: message \"%s\" is not one line", what, msg));
-}
 
 void test_errors(Test& t) {
     Vec buf(4096, 0.5f);
@@ -526,50 +430,16 @@ void test_errors(Test& t) {
     t.expect(std::all_of(buf.begin(), buf.end(), [](float v) { return v == 0.5f; }), "a rejected call wrote its output");
 }
 
-// ---- CUDA parity ------------------------------------------------------------------------------------------------
+// ---- CUDA: what runs only with or without a GPU -------------------------------------------------------------------
 
-void check_parity(Test& t, const ParityCase& c, void* stream) {
-    Outs first = run_on(QY_DEV_CUDA, nullptr, c.run);
-    Outs second = run_on(QY_DEV_CUDA, stream, c.run);
-    if (first.size() != c.cpu.size() || second.size() != c.cpu.size()) {
-        t.fail("the runner returned a different number of outputs on CUDA");
-        return;
-    }
-    for (size_t k = 0; k < c.cpu.size(); ++k) {
-        const std::string& name = c.cpu[k].name;
-        compare(t, name + " vs CPU", first[k].v, to_d(c.cpu[k].v), c.checks[k].how, c.checks[k].tol);
-        compare(t, name + " second run (created stream) vs first run", second[k].v, to_d(first[k].v), Measure::Bits,
-                kExact);
-    }
+void test_no_device(Test& t) {
+    Vec z(64, 1.0f);
+    float* f = z.data();
+    expect_status(t, "ntxent on CUDA", qy_ntxent_fwd(QY_DEV_CUDA, nullptr, f, f, f, f, 2, 4, 0.5f), QY_ERR_NO_DEVICE,
+                  "qy_ntxent_fwd");
 }
 
-void test_cuda(bool require_gpu) {
-    int count = 0;
-    const int count_rc = qy_cuda_device_count(&count);
-    if (count_rc != QY_OK || count <= 0) {
-        const std::string why = format("skipped: no GPU (%s)", qy_last_error());
-        run_test("cuda: an op on a missing GPU says so", [](Test& t) {
-            Vec z(64, 1.0f);
-            float* f = z.data();
-            expect_status(t, "ntxent on CUDA", qy_ntxent_fwd(QY_DEV_CUDA, nullptr, f, f, f, f, 2, 4, 0.5f),
-                          QY_ERR_NO_DEVICE, "qy_ntxent_fwd");
-        });
-        run_test("cuda parity", [&](Test& t) {
-            if (require_gpu)
-                t.fail(why + ", and QUARRY_REQUIRE_GPU=1");
-            else
-                t.skip(why);
-        });
-        return;
-    }
-    void* stream = nullptr;
-    const int rc = qy_stream_create(QY_DEV_CUDA, &stream);
-    if (rc != QY_OK) {
-        const std::string err = qy_last_error();
-        run_test("cuda stream", [&](Test& t) { t.fail(format("qy_stream_create returned %d: %s", rc, err.c_str())); });
-        return;
-    }
-    for (const ParityCase& c : g_parity) run_test("cuda " + c.name, [&](Test& t) { check_parity(t, c, stream); });
+void test_cuda_scratch(void*) {
     run_test("cuda scratch bytes", [](Test& t) {
         int64_t b = -1;
         QY(qy_ntxent_scratch_bytes, QY_DEV_CUDA, 4096, 128, &b);
@@ -577,20 +447,12 @@ void test_cuda(bool require_gpu) {
         QY(qy_infonce_queue_scratch_bytes, QY_DEV_CUDA, 256, 65536, 128, &b);
         t.expect(b > 0 && b < 256LL * 65536 * 4 / 4, format("CUDA infonce scratch: %lld bytes", (long long)b));
     });
-    run_test("cuda stream destroy", [&](Test& t) {
-        const int d = qy_stream_destroy(QY_DEV_CUDA, stream);
-        t.expect(d == QY_OK, format("qy_stream_destroy returned %d: %s", d, qy_last_error()));
-    });
 }
 
 }  // namespace
 
 int main() {
-    const auto start = std::chrono::steady_clock::now();
-    std::printf("quarry %s, %d CPU thread(s), CUDA %s\n", qy_version(), qy_cpu_threads(),
-                qy_cuda_compiled() ? "compiled in" : "not compiled in");
-    const char* require = std::getenv("QUARRY_REQUIRE_GPU");
-    const bool require_gpu = require != nullptr && std::strcmp(require, "1") == 0;
+    begin_program(20250301u);
 
     struct Nt {
         int n, d;
@@ -643,9 +505,6 @@ int main() {
                  [&](Test& t) { test_enqueue(t, e.kq, e.d, e.n, e.ptr); });
     run_test("scratch bytes stay far below the logit matrix", test_scratch_bytes);
     run_test("argument errors", test_errors);
-    test_cuda(require_gpu);
-
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("%d passed, %d failed, %d skipped in %.1f s\n", g_tally.pass, g_tally.fail, g_tally.skip, s);
-    return g_tally.fail > 0 ? 1 : 0;
+    run_cuda_pass(test_no_device, test_cuda_scratch);
+    return end_program();
 }

@@ -8,7 +8,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <random>
 
 #include "common.cuh"
 #include "harness.h"
@@ -18,14 +17,7 @@ using namespace qy_test;
 
 namespace {
 
-std::mt19937_64 g_rng(0x5eed0f7a);
-
-VecD random_vec(size_t n) {
-    std::uniform_real_distribution<double> u(-1.0, 1.0);
-    VecD v(n);
-    for (double& x : v) x = u(g_rng);
-    return v;
-}
+VecD random_vec(size_t n) { return to_d(uniform(n)); }
 
 float bf16_round(float x) { return __bfloat162float(__float2bfloat16(x)); }
 uint16_t bf16_bits(float x) {
@@ -247,6 +239,7 @@ void test_cp_async(Test& t, int n) {
 }  // namespace
 
 int main() {
+    seed_inputs(0x5eed0f7au);
     int count = 0;
     const cudaError_t err = cudaGetDeviceCount(&count);
     const char* require = std::getenv("QUARRY_REQUIRE_GPU");

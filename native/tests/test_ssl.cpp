@@ -44,95 +44,7 @@ namespace {
 constexpr double kExact = 0.0;
 constexpr double kPixel = 1e-5;
 
-// ---- harness ---------------------------------------------------------------------------------------------------
-
 using namespace qy_test;
-
-// A NaN where the reference is finite is an element the op never wrote (outputs are poisoned with NaN).
-void close(Test& t, const std::string& what, const Vec& got, const VecD& ref, double tol) {
-    if (got.size() != ref.size()) {
-        t.fail(format("%s: %zu elements, reference has %zu", what.c_str(), got.size(), ref.size()));
-        return;
-    }
-    double scale = 1.0, worst = 0.0;
-    size_t at = 0;
-    for (double r : ref) scale = std::max(scale, std::fabs(r));
-    for (size_t i = 0; i < got.size(); ++i) {
-        double d = std::fabs((double)got[i] - ref[i]);
-        if (std::isnan(d)) {
-            t.error(INFINITY);
-            t.fail(format("%s: element %zu is %g, reference %.9g", what.c_str(), i, (double)got[i], ref[i]));
-            return;
-        }
-        if (d > worst) worst = d, at = i;
-    }
-    double e = worst / scale;
-    t.error(e);
-    if (e > tol)
-        t.fail(format("%s: rel err %.3g > %.1g at element %zu of %zu: got %.9g, reference %.9g", what.c_str(), e, tol,
-                      at, got.size(), (double)got[at], ref[at]));
-}
-
-uint32_t bits(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-void same_bits(Test& t, const std::string& what, const Vec& got, const Vec& want) {
-    if (got.size() != want.size()) {
-        t.fail(format("%s: %zu elements, expected %zu", what.c_str(), got.size(), want.size()));
-        return;
-    }
-    size_t bad = 0, first = 0;
-    for (size_t i = 0; i < got.size(); ++i)
-        if (bits(got[i]) != bits(want[i]) && bad++ == 0) first = i;
-    if (bad > 0) {
-        t.error(INFINITY);
-        t.fail(format("%s: %zu of %zu elements differ bitwise; first at %zu: got %.9g, want %.9g", what.c_str(), bad,
-                      got.size(), first, (double)got[first], (double)want[first]));
-    }
-}
-
-void expect_status(Test& t, const char* what, int rc, int want, const char* op) {
-    const char* msg = qy_last_error();
-    if (rc != want) {
-        t.fail(format("%s: status %d, want %d (last error: %s)", what, rc, want, msg));
-        return;
-    }
-    t.expect(std::strstr(msg, op) != nullptr, format("%s: message \"%s\" does not name %s", what, msg, op));
-    t.expect(std::strchr(msg, '\n') == nullptr, format("%s: message \"%s\" is not one line", what, msg));
-}
-
-// ---- device sessions --------------------------------------------------------------------------------------------
-
-
-struct ParityCase {
-    std::string name;
-    Runner run;
-    Outs cpu;
-};
-std::vector<ParityCase> g_parity;
-
-// Runs on the CPU and records the case, with its inputs, for the CUDA parity pass.
-Outs cpu_case(const std::string& name, const Runner& run) {
-    Outs o = run_on(QY_DEV_CPU, nullptr, run);
-    g_parity.push_back({name, run, o});
-    return o;
-}
-
-std::mt19937 g_rng(20250107u);
-
-// Uniform in [lo, hi), never exactly zero.
-Vec uniform(size_t n, float lo, float hi) {
-    std::uniform_real_distribution<float> d(lo, hi);
-    Vec v(n);
-    for (float& x : v) {
-        do x = d(g_rng);
-        while (x == 0.0f);
-    }
-    return v;
-}
 
 // ---- the augmentation: cases, inputs, runner ---------------------------------------------------------------------
 
@@ -445,7 +357,7 @@ void test_draw_distribution(Test& t) {
 void test_augment(Test& t, const Aug& a) {
     const Norm s = norm_for(a.c);
     const Vec x = images(a, s);
-    const Vec y = cpu_case("simclr_augment " + a.str(), augment_runner(a, x, s))[0].v;
+    const Vec y = cpu_case("simclr_augment " + a.str(), augment_runner(a, x, s), kPixel)[0].v;
     const std::vector<ref::Draw> d = ref::draws(a);
     close(t, "y", y, ref::augment(x, a, s, d), kPixel);
     same_bits(t, "the same (seed, step, view) again", augment_cpu(a, x, s), y);
@@ -467,7 +379,7 @@ void test_identity(Test& t) {
         if (a.h != a.w) a.p.ratio_min = a.p.ratio_max = (float)a.w / (float)a.h;
         const Norm s = norm_for(a.c);
         const Vec x = images(a, s);
-        same_bits(t, a.str(), cpu_case("simclr_augment identity " + a.str(), augment_runner(a, x, s))[0].v, x);
+        same_bits(t, a.str(), cpu_case("simclr_augment identity " + a.str(), augment_runner(a, x, s), kPixel)[0].v, x);
     }
 }
 
@@ -488,7 +400,7 @@ void test_flip(Test& t) {
     a.p.ratio_min = a.p.ratio_max = 17.0f / 13.0f;
     const Norm s = norm_for(a.c);
     const Vec x = images(a, s);
-    same_bits(t, "flip_p = 1", cpu_case("simclr_augment flip " + a.str(), augment_runner(a, x, s))[0].v,
+    same_bits(t, "flip_p = 1", cpu_case("simclr_augment flip " + a.str(), augment_runner(a, x, s), kPixel)[0].v,
               mirror(x, a.n, a.h, a.w, a.c));
 
     Aug half{4000, 3, 5, 1, none(), 13, 14, 3};
@@ -520,7 +432,7 @@ void test_grayscale(Test& t) {
     a.p.ratio_min = a.p.ratio_max = 17.0f / 13.0f;
     const Norm s = norm_for(3);
     const Vec x = images(a, s);
-    const Vec y = cpu_case("simclr_augment grayscale " + a.str(), augment_runner(a, x, s))[0].v;
+    const Vec y = cpu_case("simclr_augment grayscale " + a.str(), augment_runner(a, x, s), kPixel)[0].v;
     VecD want(x.size());
     for (size_t pix = 0; pix < x.size() / 3; ++pix) {
         double rgb[3];
@@ -646,7 +558,7 @@ void test_lars(Test& t, const LarsCase& h) {
             QY(qy_lars_step, s.dev, s.stream, p, s.in(grads[i]), v, h.n, h.lr, h.momentum, h.weight_decay, h.eta,
                h.adapt);
         return Outs{{"param", s.get(p, (size_t)h.n)}, {"momentum_buf", s.get(v, (size_t)h.n)}};
-    });
+    }, kPixel);
     VecD p(p0.begin(), p0.end()), v((size_t)h.n, 0.0);
     double first_trust = 0;
     for (int i = 0; i < steps; ++i) {
@@ -686,11 +598,7 @@ void test_lars_errors(Test& t) {
 
 // ---- CUDA --------------------------------------------------------------------------------------------------------
 
-void test_no_device(Test& t, int count_rc, int count) {
-    if (count_rc == QY_OK && count > 0) {
-        t.skip("a GPU is present");
-        return;
-    }
+void test_no_device(Test& t) {
     Vec host(3 * 4 * 4 * 2, 1.0f), out(host.size());
     const float mean_c[3] = {0, 0, 0}, std_c[3] = {1, 1, 1};
     const qy_simclr_params p = cifar();
@@ -703,52 +611,10 @@ void test_no_device(Test& t, int count_rc, int count) {
                   QY_ERR_NO_DEVICE, "qy_lars_step");
 }
 
-void check_parity(Test& t, const ParityCase& c, void* stream) {
-    const Outs first = run_on(QY_DEV_CUDA, nullptr, c.run);
-    const Outs second = run_on(QY_DEV_CUDA, stream, c.run);
-    if (first.size() != c.cpu.size() || second.size() != c.cpu.size()) {
-        t.fail("the runner returned a different number of outputs on CUDA");
-        return;
-    }
-    for (size_t k = 0; k < c.cpu.size(); ++k) {
-        close(t, c.cpu[k].name + " vs CPU", first[k].v, VecD(c.cpu[k].v.begin(), c.cpu[k].v.end()), kPixel);
-        same_bits(t, c.cpu[k].name + " second run (created stream) vs first run", second[k].v, first[k].v);
-    }
-}
-
-void test_cuda(int count_rc, int count, const std::string& count_error, bool require_gpu) {
-    if (count_rc != QY_OK || count <= 0) {
-        const std::string why = format("skipped: no GPU (%s)", count_error.c_str());
-        run_test("cuda parity", [&](Test& t) {
-            if (require_gpu)
-                t.fail(why + ", and QUARRY_REQUIRE_GPU=1");
-            else
-                t.skip(why);
-        });
-        return;
-    }
-    void* stream = nullptr;
-    const int rc = qy_stream_create(QY_DEV_CUDA, &stream);
-    if (rc != QY_OK) {
-        const std::string err = qy_last_error();
-        run_test("cuda stream", [&](Test& t) { t.fail(format("qy_stream_create returned %d: %s", rc, err.c_str())); });
-        return;
-    }
-    for (const ParityCase& c : g_parity) run_test("cuda " + c.name, [&](Test& t) { check_parity(t, c, stream); });
-    run_test("cuda stream destroy", [&](Test& t) {
-        const int d = qy_stream_destroy(QY_DEV_CUDA, stream);
-        t.expect(d == QY_OK, format("qy_stream_destroy returned %d: %s", d, qy_last_error()));
-    });
-}
-
 }  // namespace
 
 int main() {
-    const auto start = std::chrono::steady_clock::now();
-    std::printf("quarry %s, %d CPU thread(s), CUDA %s\n", qy_version(), qy_cpu_threads(),
-                qy_cuda_compiled() ? "compiled in" : "not compiled in");
-    const char* require = std::getenv("QUARRY_REQUIRE_GPU");
-    const bool require_gpu = require != nullptr && std::strcmp(require, "1") == 0;
+    begin_program(20250107u);
 
     run_test("simclr draw follows quarry.h's counter layout", test_draw_layout);
     run_test("simclr draw frequencies and ranges (CIFAR defaults)", test_draw_distribution);
@@ -775,13 +641,6 @@ int main() {
         run_test("lars " + h.str(), [&](Test& t) { test_lars(t, h); });
     run_test("lars argument errors", test_lars_errors);
 
-    int count = 0;
-    const int count_rc = qy_cuda_device_count(&count);
-    const std::string count_error = qy_last_error();
-    run_test("no device: QY_ERR_NO_DEVICE", [&](Test& t) { test_no_device(t, count_rc, count); });
-    test_cuda(count_rc, count, count_error, require_gpu);
-
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("%d passed, %d failed, %d skipped in %.1f s\n", g_tally.pass, g_tally.fail, g_tally.skip, secs);
-    return g_tally.fail > 0 ? 1 : 0;
+    run_cuda_pass(test_no_device);
+    return end_program();
 }

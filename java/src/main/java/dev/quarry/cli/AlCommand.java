@@ -12,9 +12,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Option;
-import org.apache.commons.cli.Options;
 
 /**
  * {@code quarry al --strategy S --acquisition-size B --out DIR [options]}: one active learning run; {@code quarry al
@@ -23,30 +20,29 @@ import org.apache.commons.cli.Options;
 final class AlCommand {
     private AlCommand() {}
 
+    static final OptionSpec<String> RESUME = OptionSpec.of("resume", "DIR", OptionSpec.STRING, null,
+            "continue the run in this folder with the settings in DIR/run.json (instead of --out)");
+
+    static final CommandSpec SPEC = new CommandSpec("al", "--out DIR [options] | --resume DIR",
+            "one active learning run into a result folder, or --resume an interrupted one",
+            CommandSpec.join(CommandSpec.these(Opts.STRATEGY, Opts.ACQUISITION_SIZE, Opts.SEED, Opts.OUT.describedAs("result folder of a new run"),
+                    RESUME), AlOptions.ALL),
+            AlOptions.ALIASES);
+
     static int run(String[] args, PrintStream out, PrintStream err) {
-        Options options = AlOptions.add(new Options())
-                .addOption(Option.builder().longOpt("strategy").hasArg().desc("acquisition strategy (default batchbald)").get())
-                .addOption(Option.builder().longOpt("acquisition-size").hasArg().desc("points labelled per round (default 10)").get())
-                .addOption(Option.builder().longOpt("seed").hasArg().get())
-                .addOption(Option.builder().longOpt("out").hasArg().desc("result folder").get())
-                .addOption(Option.builder().longOpt("resume").hasArg().desc("continue the run in this folder").get());
-        CommandLine cl = Args.parse(options, args);
-        boolean quiet = cl.hasOption("quiet");
-        if (cl.hasOption("resume") == cl.hasOption("out")) throw new Main.UsageException("give either --out DIR (a new run) or --resume DIR");
+        Parsed p = Cli.parse(SPEC, args, err);
+        boolean quiet = Cli.quiet(p);
+        if (p.has(RESUME) == p.has(Opts.OUT)) throw new Main.UsageException("give either --out DIR (a new run) or --resume DIR");
         Path dir;
         AlConfig cfg;
-        if (cl.hasOption("resume")) {
-            dir = Path.of(cl.getOptionValue("resume"));
-            try {
-                cfg = Results.readConfig(dir);
-            } catch (IOException e) {
-                throw new Main.UsageException(e.getMessage());
-            }
+        if (p.has(RESUME)) {
+            dir = Path.of(p.get(RESUME));
+            cfg = Cli.userInput(() -> Results.readConfig(dir));
         } else {
-            dir = Path.of(cl.getOptionValue("out"));
-            cfg = AlOptions.config(cl, cl.getOptionValue("strategy", "batchbald"), Args.intOption(cl, "acquisition-size", 10), Args.longOption(cl, "seed", 0));
+            dir = Path.of(p.get(Opts.OUT));
+            cfg = AlOptions.config(p, p.get(Opts.STRATEGY), p.get(Opts.ACQUISITION_SIZE), p.get(Opts.SEED));
         }
-        RunState st = runOne(cfg, dir, !cl.hasOption("resume"), quiet, out, err);
+        RunState st = runOne(cfg, dir, !p.has(RESUME), quiet, out, err);
         if (!quiet) out.printf("quarry al: %s after %d rounds, %d labels: test accuracy %.4f; results in %s%n", st.stopReason, st.rounds.size(),
                 st.rounds.get(st.rounds.size() - 1).labelled(), st.rounds.get(st.rounds.size() - 1).testAccuracy(), dir);
         return 0;
@@ -66,20 +62,11 @@ final class AlCommand {
             throw new Main.UsageException(e.getMessage());
         }
         if (resumed != null && resumed.finished) return resumed;
-        Datasets.Split data;
-        try {
-            data = Datasets.load(cfg.dataset(), Path.of(cfg.dataDir()), cfg.seed(), cfg.copies(), cfg.trainLimit());
-        } catch (IOException | IllegalArgumentException e) {
-            throw new Main.UsageException(e.getMessage());
-        }
+        Datasets.Split data = Cli.userInput(() -> Datasets.load(cfg.dataset(), Datasets.dir(cfg.dataDir()), cfg.seed(), cfg.copies(), cfg.trainLimit()));
         Device device = Device.select(cfg.device(), quiet ? null : err);
         if (cfg.encoder() != null) data = withEncoder(cfg, data, device, quiet);
-        ActiveLearning al;
-        try {
-            al = new ActiveLearning(cfg, data, device, dir, resumed, ConsoleProgress.forFlags(quiet), quiet ? null : out);
-        } catch (IOException | IllegalArgumentException e) {
-            throw new Main.UsageException(e.getMessage());
-        }
+        Datasets.Split input = data;
+        ActiveLearning al = Cli.userInput(() -> new ActiveLearning(cfg, input, device, dir, resumed, ConsoleProgress.forFlags(quiet), quiet ? null : out));
         try {
             Results.writeRunJson(dir, cfg, device.toString());
             if (!quiet && resumed != null) out.printf("resuming %s after round %d%n", dir, resumed.rounds.size() - 1);

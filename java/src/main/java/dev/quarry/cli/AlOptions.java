@@ -1,104 +1,70 @@
 package dev.quarry.cli;
 
+import static dev.quarry.cli.OptionSpec.DOUBLE;
+import static dev.quarry.cli.OptionSpec.INT;
+import static dev.quarry.cli.OptionSpec.STRING;
+import static dev.quarry.cli.OptionSpec.flag;
+import static dev.quarry.cli.OptionSpec.of;
+
 import dev.quarry.al.AlConfig;
 import dev.quarry.data.Datasets;
 import dev.quarry.train.Schedule;
 import dev.quarry.train.TrainConfig;
-import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Option;
-import org.apache.commons.cli.Options;
+import java.util.List;
 
 /**
- * The options shared by {@code al} and {@code sweep}: data, model, loop, acquisition and training settings, with
- * the BatchBALD paper's MNIST protocol as the defaults (docs/protocols.md).
+ * The options shared by {@code al}, {@code sweep} and {@code demo}: data, model, training, MC and loop settings,
+ * with the BatchBALD paper's MNIST protocol as the defaults (docs/protocols.md); and the configurations built
+ * from them.
  */
 final class AlOptions {
     private AlOptions() {}
 
-    /** Data, model and training options (shared with {@code train}). */
-    static Options addTraining(Options o) {
-        String[][] opts = {
-                {"dataset", "mnist-sample (default), mnist, repeated-mnist, fashion-mnist, cifar10"},
-                {"data-dir", "folder with the data set's files (default: under datasets/)"},
-                {"copies", "repeated-mnist copies (default 3)"},
-                {"train-limit", "keep only N training images, seeded (repeated-mnist: N base images, each with all copies)"},
-                {"model", "convnet (default), resnet18, resnet"},
-                {"dropout", "dropout probability (default 0.5)"},
-                {"dropout-placement", "resnet models: classifier (default), blocks, none"},
-                {"val", "validation split size for early stopping (default 1024; 500 for mnist-sample)"},
-                {"test-samples", "MC samples for test metrics, 0 = dropout off (default 10)"},
-                {"device", "auto (default), cpu, cuda"},
-                {"optimizer", "adam (default), adamw, sgd, lars"},
-                {"lr", "learning rate (default 1e-3)"},
-                {"weight-decay", "default 0"},
-                {"momentum", "SGD and LARS momentum (default 0.9)"},
-                {"label-smoothing", "default 0"},
-                {"batch-size", "training minibatch (default 64)"},
-                {"epochs", "maximum epochs per round (default 30)"},
-                {"epoch-samples", "samples drawn with replacement per epoch, 0 = one pass (default 5056)"},
-                {"patience", "early-stopping patience in epochs, 0 = off (default 3)"},
-                {"schedule", "constant (default), step, cosine, onecycle"},
-                {"warmup-epochs", "linear warm-up (default 0)"},
-                {"augment-pad", "random crop padding with horizontal flip, -1 = off (default: 4 for cifar10, else off)"},
-        };
-        for (String[] d : opts) o.addOption(Option.builder().longOpt(d[0]).hasArg().desc(d[1]).get());
-        o.addOption(Option.builder().longOpt("nesterov").desc("Nesterov momentum for SGD").get());
-        o.addOption(Option.builder().longOpt("quiet").desc("no progress bars or per-round lines").get());
-        return o;
-    }
+    static final OptionSpec<Integer> INITIAL = of("initial", "N", INT, "20", "initial labelled set size");
+    static final OptionSpec<String> INITIAL_MODE = of("initial-mode", "MODE", STRING, "balanced", "initial set: balanced, random, file");
+    static final OptionSpec<String> INITIAL_FILE = of("initial-file", "FILE", STRING, null,
+            "text file of training-set indices, one per line (--initial-mode file)");
+    static final OptionSpec<Integer> BUDGET = of("budget", "N", INT, "300", "stop at this many labels");
+    static final OptionSpec<Double> TARGET_ACCURACY = of("target-accuracy", "X", DOUBLE, "0", "stop once test accuracy reaches this, 0 = no target");
+    static final OptionSpec<Double> LABEL_NOISE = of("label-noise", "X", DOUBLE, "0", "probability of a wrong oracle label");
+    static final OptionSpec<String> ENCODER = of("encoder", "CKPT", STRING, null, "pretrained encoder checkpoint (quarry pretrain)");
+    static final OptionSpec<Boolean> FINETUNE = flag("finetune", "with --encoder: start every round's trunk from it and train it");
+    static final OptionSpec<Boolean> LINEAR = flag("linear", "with --encoder: frozen encoder features, train a dropout + linear head");
+    static final OptionSpec<Boolean> WARM_START = flag("warm-start", "keep training the previous round's model instead of re-initialising");
 
-    /** Everything {@code al} and {@code sweep} take besides strategy, acquisition size, seed and output. */
-    static Options add(Options o) {
-        addTraining(o);
-        String[][] opts = {
-                {"initial", "initial labelled set size (default 20)"},
-                {"initial-mode", "balanced (default), random, file"},
-                {"initial-file", "text file of training-set indices, one per line"},
-                {"budget", "stop at this many labels (default 300)"},
-                {"target-accuracy", "stop once test accuracy reaches this (default: none)"},
-                {"samples", "MC dropout samples K for acquisition (default 100)"},
-                {"pool-subset", "score a seeded random subset of this many pool points per round (default: whole pool)"},
-                {"mc-configs", "BatchBALD joint-entropy configurations M (default 40000)"},
-                {"greedy", "BatchBALD greedy search: full (default) or lazy"},
-                {"beta", "coldness of stochastic strategies (default 1)"},
-                {"label-noise", "probability of a wrong oracle label (default 0)"},
-                {"chunk-mb", "pool chunk size for acquisition (default 512)"},
-        };
-        for (String[] d : opts) o.addOption(Option.builder().longOpt(d[0]).hasArg().desc(d[1]).get());
-        o.addOption(Option.builder().longOpt("encoder").hasArg().desc("pretrained encoder checkpoint (quarry pretrain)").get());
-        o.addOption(Option.builder().longOpt("finetune").desc("with --encoder: start every round's trunk from it and train it").get());
-        o.addOption(Option.builder().longOpt("linear").desc("with --encoder: frozen encoder features, train a dropout + linear head").get());
-        o.addOption(Option.builder().longOpt("warm-start").desc("keep training the previous round's model instead of re-initialising").get());
-        return o;
-    }
+    /** The active learning loop. */
+    static final List<OptionSpec<?>> LOOP = List.of(INITIAL, INITIAL_MODE, INITIAL_FILE, BUDGET, TARGET_ACCURACY, Opts.POOL_SUBSET, LABEL_NOISE,
+            ENCODER, FINETUNE, LINEAR, WARM_START);
 
-    static TrainConfig trainConfig(CommandLine cl, String dataset) {
-        boolean cifar = dataset.equals("cifar10");
-        return new TrainConfig(cl.getOptionValue("optimizer", "adam"), (float) Args.doubleOption(cl, "lr", 1e-3),
-                (float) Args.doubleOption(cl, "weight-decay", 0), (float) Args.doubleOption(cl, "momentum", 0.9), cl.hasOption("nesterov"),
-                (float) Args.doubleOption(cl, "label-smoothing", 0), Args.intOption(cl, "batch-size", 64), Args.intOption(cl, "epochs", 30),
-                Args.intOption(cl, "epoch-samples", 5056), Schedule.parse(cl.getOptionValue("schedule", "constant")),
-                Args.intOption(cl, "warmup-epochs", 0), Args.intOption(cl, "patience", 3), Args.intOption(cl, "augment-pad", cifar ? 4 : -1));
+    /** Everything {@code al}, {@code sweep} and {@code demo} take besides strategy, acquisition size, seed and output. */
+    static final List<OptionSpec<?>> ALL = CommandSpec.join(Opts.DATA, Opts.MODEL_GROUP, Opts.EVAL, Opts.DEVICE_GROUP, Opts.TRAINING, Opts.MC, LOOP,
+            CommandSpec.these(Opts.QUIET));
+
+    /** The minibatch was spelt --batch (a prefix of --batch-size, which Commons CLI accepted) before. */
+    static final List<CommandSpec.Alias> ALIASES = List.of(CommandSpec.Alias.of("batch", Opts.BATCH_SIZE));
+
+    /** The training group's settings (--dataset decides the default augmentation). */
+    static TrainConfig trainConfig(Parsed p) {
+        return new TrainConfig(p.get(Opts.OPTIMIZER), p.getFloat(Opts.LR), p.getFloat(Opts.WEIGHT_DECAY),
+                p.getFloat(Opts.MOMENTUM), p.flag(Opts.NESTEROV), p.getFloat(Opts.LABEL_SMOOTHING), p.get(Opts.BATCH_SIZE),
+                p.get(Opts.EPOCHS), p.get(Opts.EPOCH_SAMPLES), Schedule.parse(p.get(Opts.SCHEDULE)), p.get(Opts.WARMUP_EPOCHS), p.get(Opts.PATIENCE),
+                p.get(Opts.AUGMENT_PAD));
     }
 
     /** The configuration of one run (strategy, acquisition size and seed are given separately by sweep). */
-    static AlConfig config(CommandLine cl, String strategy, int b, long seed) {
-        String dataset = cl.getOptionValue("dataset", "mnist-sample");
-        try {
-            String dir = cl.getOptionValue("data-dir", Datasets.defaultDir(dataset).toString());
-            TrainConfig train = trainConfig(cl, dataset);
-            return new AlConfig(dataset, dir, Args.intOption(cl, "copies", 3), Args.intOption(cl, "train-limit", 0), cl.getOptionValue("model", "convnet"),
-                    (float) Args.doubleOption(cl, "dropout", 0.5), cl.getOptionValue("dropout-placement", "classifier"), strategy, b, Args.intOption(cl, "initial", 20),
-                    cl.getOptionValue("initial-mode", "balanced"), cl.getOptionValue("initial-file"),
-                    Args.intOption(cl, "val", dataset.equals("mnist-sample") ? 500 : 1024), Args.intOption(cl, "budget", 300),
-                    Args.doubleOption(cl, "target-accuracy", 0), Args.intOption(cl, "samples", 100), Args.intOption(cl, "test-samples", 10),
-                    Args.intOption(cl, "pool-subset", 0), Args.intOption(cl, "mc-configs", 40_000), Args.doubleOption(cl, "beta", 1),
-                    Args.doubleOption(cl, "label-noise", 0), cl.hasOption("warm-start"), seed, cl.getOptionValue("device", "auto"),
-                    Args.longOption(cl, "chunk-mb", 512), train, cl.getOptionValue("encoder"),
-                    cl.hasOption("finetune") ? (cl.hasOption("linear") ? "both" : "finetune") : cl.hasOption("linear") ? "linear" : null,
-                    cl.getOptionValue("greedy", dev.quarry.acquire.Greedy.DEFAULT.cliName()));
-        } catch (IllegalArgumentException e) {
-            throw new Main.UsageException(e.getMessage());
-        }
+    static AlConfig config(Parsed p, String strategy, int b, long seed) {
+        return Cli.userInput(() -> {
+            String dataset = p.get(Opts.DATASET);
+            String dir = p.get(Opts.DATA_DIR); // null: the data home (DataHome), recorded as null in run.json
+            Datasets.checkName(dataset);
+            TrainConfig train = trainConfig(p);
+            return new AlConfig(dataset, dir, p.get(Opts.COPIES), p.get(Opts.TRAIN_LIMIT), p.get(Opts.MODEL), p.getFloat(Opts.DROPOUT),
+                    p.get(Opts.DROPOUT_PLACEMENT), strategy, b, p.get(INITIAL), p.get(INITIAL_MODE), p.get(INITIAL_FILE), p.get(Opts.VAL),
+                    p.get(BUDGET), p.get(TARGET_ACCURACY), p.get(Opts.SAMPLES), p.get(Opts.TEST_SAMPLES), p.get(Opts.POOL_SUBSET),
+                    p.get(Opts.MC_CONFIGS), p.get(Opts.BETA), p.get(LABEL_NOISE), p.flag(WARM_START), seed, p.get(Opts.DEVICE), p.get(Opts.CHUNK_MB),
+                    train, p.get(ENCODER),
+                    p.flag(FINETUNE) ? (p.flag(LINEAR) ? "both" : "finetune") : p.flag(LINEAR) ? "linear" : null,
+                    p.get(Opts.GREEDY).cliName());
+        });
     }
 }

@@ -8,58 +8,61 @@ import dev.quarry.acquire.Strategy;
 import dev.quarry.engine.Device;
 import dev.quarry.engine.Tensor;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.stream.Collectors;
 import java.util.stream.IntStream;
-import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Option;
-import org.apache.commons.cli.Options;
 
 /**
  * {@code quarry bench <workload>}: acquire (below), train and mc ({@link ModelBench}), ntxent and moco
  * ({@link ContrastiveBench}).
  *
- * {@code quarry bench acquire --pool N --samples K --classes C --batch B}: greedy BatchBALD on a synthetic pool,
+ * {@code quarry bench acquire --pool N --samples K --classes C --acquisition-size B}: greedy BatchBALD on a synthetic pool,
  * time per stage with achieved GFLOP/s and GB/s, and each stage's memory floor on this device (bytes it must read
  * at the device-to-device copy bandwidth measured in the same run).
  */
 final class BenchCommand {
     private BenchCommand() {}
 
-    static final String USAGE = "usage: quarry bench acquire --pool N --samples K --classes C --batch B [--mc-configs M] [--greedy lazy|full] [--device D]"
-            + " | " + ContrastiveBench.USAGE;
+    static final CommandSpec ACQUIRE = new CommandSpec("bench acquire", null,
+            "greedy BatchBALD on a synthetic pool: seconds, GFLOP/s, GB/s and the memory floor per stage",
+            CommandSpec.these(Opts.POOL.asRequired(), Opts.SAMPLES.describedAs("MC samples K per pool point").asRequired(),
+                    Opts.CLASSES.asRequired(), Opts.ACQUISITION_SIZE.describedAs("points to pick, b").asRequired(), Opts.MC_CONFIGS, Opts.GREEDY,
+                    Opts.SEED, Opts.DEVICE, Opts.CHUNK_MB.withDefault("2048")),
+            List.of(CommandSpec.Alias.of("batch", Opts.ACQUISITION_SIZE)));
+
+    /** Every workload, in the order the help lists them. */
+    static final List<CommandSpec> SPECS = List.of(ACQUIRE, ModelBench.TRAIN, ModelBench.MC, ContrastiveBench.NTXENT, ContrastiveBench.MOCO);
+
+    private static final String WORKLOADS = SPECS.stream().map(s -> s.name().substring("bench ".length())).collect(Collectors.joining(", "));
+
+    static final String SUMMARY = "benchmarks: " + WORKLOADS;
 
     static int run(String[] args, java.io.PrintStream out, java.io.PrintStream err) {
+        String[] rest = Arrays.copyOfRange(args, Math.min(1, args.length), args.length);
         return switch (args.length == 0 ? "" : args[0]) {
-            case "acquire" -> acquire(args, out, err);
-            case "train", "mc" -> ModelBench.run(args, out, err);
-            case "ntxent", "moco" -> ContrastiveBench.run(args, out, err);
-            default -> throw new Main.UsageException(USAGE + " | " + ModelBench.USAGE.substring("usage: ".length()));
+            case "acquire" -> acquire(rest, out, err);
+            case "train", "mc" -> ModelBench.run(args[0].equals("mc"), rest, out, err);
+            case "ntxent", "moco" -> ContrastiveBench.run(args[0].equals("moco"), rest, out, err);
+            default -> throw new Main.UsageException("usage: quarry bench WORKLOAD [options], WORKLOAD one of " + WORKLOADS
+                    + " ('quarry bench WORKLOAD --help' lists its options)");
         };
     }
 
     private static int acquire(String[] args, java.io.PrintStream out, java.io.PrintStream err) {
-        Options options = new Options()
-                .addOption(Option.builder().longOpt("pool").hasArg().required().get())
-                .addOption(Option.builder().longOpt("samples").hasArg().required().get())
-                .addOption(Option.builder().longOpt("classes").hasArg().required().get())
-                .addOption(Option.builder().longOpt("batch").hasArg().required().get())
-                .addOption(Option.builder().longOpt("mc-configs").hasArg().get())
-                .addOption(Option.builder().longOpt("greedy").hasArg().get())
-                .addOption(Option.builder().longOpt("seed").hasArg().get())
-                .addOption(Option.builder().longOpt("device").hasArg().get())
-                .addOption(Option.builder().longOpt("chunk-mb").hasArg().get());
-        CommandLine cl = Args.parse(options, Arrays.copyOfRange(args, 1, args.length));
-        int n = Args.intOption(cl, "pool", 0), k = Args.intOption(cl, "samples", 0);
-        int c = Args.intOption(cl, "classes", 0), b = Args.intOption(cl, "batch", 0);
-        int configs = Args.intOption(cl, "mc-configs", 40_000);
-        long seed = Args.longOption(cl, "seed", 0);
-        Greedy greedy = AcquireCommand.greedy(cl);
-        if (n < 1 || k < 1 || c < 2 || b < 1 || b > n) throw new Main.UsageException("need pool >= batch >= 1, samples >= 1, classes >= 2");
+        Parsed p = Cli.parse(ACQUIRE, args, err);
+        int n = p.get(Opts.POOL), k = p.get(Opts.SAMPLES);
+        int c = p.get(Opts.CLASSES), b = p.get(Opts.ACQUISITION_SIZE);
+        int configs = p.get(Opts.MC_CONFIGS);
+        long seed = p.get(Opts.SEED);
+        Greedy greedy = p.get(Opts.GREEDY);
+        if (n < 1 || k < 1 || c < 2 || b < 1 || b > n)
+            throw new Main.UsageException("need --pool >= --acquisition-size >= 1, --samples >= 1, --classes >= 2");
         if ((long) n * k * c > Integer.MAX_VALUE - 16) throw new Main.UsageException("pool x samples x classes must stay below 2^31 elements");
         AcquireCommand.checkRequest(new Acquirer.Request(Strategy.BATCHBALD, b, configs, 1.0, seed));
-        Device device = Device.select(cl.getOptionValue("device", "auto"), err);
-        long chunkBytes = Args.megabytes(cl, "chunk-mb", 2048);
+        Device device = Cli.device(p, err);
+        long chunkBytes = p.get(Opts.CHUNK_MB) << 20;
 
         double bandwidth = copyBandwidth(device);
         out.printf("device %s; measured copy bandwidth %.1f GB/s (read + write)%n", device, bandwidth / 1e9);

@@ -9,12 +9,10 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Option;
-import org.apache.commons.cli.Options;
+import java.util.List;
 
 /**
- * {@code quarry bench ntxent --batch N --dim D [--tau T]} and {@code quarry bench moco --batch N --queue K --dim D
+ * {@code quarry bench ntxent --batch-size N --dim D [--tau T]} and {@code quarry bench moco --batch-size N --queue K --dim D
  * [--tau T]}: one forward + backward of the native contrastive loss per run (NT-Xent over 2N embeddings; MoCo
  * InfoNCE of N queries against a K-key queue), timed with a device sync after each run; prints the median, minimum
  * and maximum of {@code --repeats} runs after {@code --warmup} unmeasured ones, the loss, and the memory the op needs:
@@ -25,34 +23,38 @@ import org.apache.commons.cli.Options;
 final class ContrastiveBench {
     private ContrastiveBench() {}
 
-    static final String USAGE = "quarry bench ntxent --batch N --dim D [--tau T] | quarry bench moco --batch N --queue K --dim D [--tau T]"
-            + " (both: [--device D] [--repeats R] [--warmup W] [--seed S])";
+    static final OptionSpec<Integer> DIM = OptionSpec.of("dim", "D", OptionSpec.INT, null, "embedding dimension D").asRequired();
+    static final OptionSpec<Integer> REPEATS = OptionSpec.of("repeats", "R", OptionSpec.INT, "10", "timed runs (median, min and max are reported)");
+    private static final List<OptionSpec<?>> COMMON = List.of(Opts.DEVICE, REPEATS, Opts.WARMUP, Opts.SEED);
+    /** --batch was N: the pairs of NT-Xent, the queries of MoCo. */
+    private static final List<CommandSpec.Alias> ALIASES = List.of(CommandSpec.Alias.of("batch", Opts.BATCH_SIZE));
 
-    /** args[0] is the workload, "ntxent" or "moco". */
-    static int run(String[] args, PrintStream out, PrintStream err) {
-        boolean moco = args[0].equals("moco");
-        Options options = new Options()
-                .addOption(Option.builder().longOpt("batch").hasArg().required().get())
-                .addOption(Option.builder().longOpt("dim").hasArg().required().get())
-                .addOption(Option.builder().longOpt("tau").hasArg().get())
-                .addOption(Option.builder().longOpt("device").hasArg().get())
-                .addOption(Option.builder().longOpt("repeats").hasArg().get())
-                .addOption(Option.builder().longOpt("warmup").hasArg().get())
-                .addOption(Option.builder().longOpt("seed").hasArg().get());
-        if (moco) options.addOption(Option.builder().longOpt("queue").hasArg().required().get());
-        CommandLine cl = Args.parse(options, Arrays.copyOfRange(args, 1, args.length));
-        int n = Args.intOption(cl, "batch", 0), d = Args.intOption(cl, "dim", 0);
-        int kq = moco ? Args.intOption(cl, "queue", 0) : 0;
-        double tau = Args.doubleOption(cl, "tau", moco ? 0.07 : 0.5);
-        int repeats = Args.intOption(cl, "repeats", 10), warmup = Args.intOption(cl, "warmup", 3);
-        long seed = Args.longOption(cl, "seed", 0);
+    static final CommandSpec NTXENT = new CommandSpec("bench ntxent", null,
+            "one forward + backward of the native NT-Xent loss over 2N embeddings: milliseconds, loss, memory",
+            CommandSpec.join(CommandSpec.these(Opts.BATCH_SIZE.describedAs("positive pairs N (2N embeddings)").asRequired(), DIM,
+                    Opts.TAU.withDefault("0.5")), COMMON),
+            ALIASES);
+
+    static final CommandSpec MOCO = new CommandSpec("bench moco", null,
+            "one forward + backward of the native MoCo InfoNCE loss, N queries against a K-key queue: milliseconds, loss, memory",
+            CommandSpec.join(CommandSpec.these(Opts.BATCH_SIZE.describedAs("queries N").asRequired(), Opts.QUEUE.asRequired(), DIM,
+                    Opts.TAU.withDefault("0.07")), COMMON),
+            ALIASES);
+
+    static int run(boolean moco, String[] args, PrintStream out, PrintStream err) {
+        Parsed cl = Cli.parse(moco ? MOCO : NTXENT, args, err);
+        int n = cl.get(Opts.BATCH_SIZE), d = cl.get(DIM);
+        int kq = moco ? cl.get(Opts.QUEUE) : 0;
+        double tau = cl.get(Opts.TAU);
+        int repeats = cl.get(REPEATS), warmup = cl.get(Opts.WARMUP);
+        long seed = cl.get(Opts.SEED);
         if (n < (moco ? 1 : 2) || d < 1 || (moco && kq < 1))
-            throw new Main.UsageException(moco ? "need --batch >= 1, --queue >= 1 and --dim >= 1" : "need --batch >= 2 pairs and --dim >= 1");
+            throw new Main.UsageException(moco ? "need --batch-size >= 1, --queue >= 1 and --dim >= 1" : "need --batch-size >= 2 pairs and --dim >= 1");
         if ((long) (moco ? Math.max(n, kq) : 2L * n) * d > Integer.MAX_VALUE)
             throw new Main.UsageException("rows x dim must stay below 2^31 elements");
         if (!(tau > 0) || Double.isInfinite(tau)) throw new Main.UsageException("--tau must be positive and finite, got " + tau);
         if (repeats < 1 || warmup < 0) throw new Main.UsageException("need --repeats >= 1 and --warmup >= 0");
-        Device device = Device.select(cl.getOptionValue("device", "auto"), err);
+        Device device = Cli.device(cl, err);
 
         try (Scope sc = new Scope()) {
             Tensor loss = sc.empty(device, 1);

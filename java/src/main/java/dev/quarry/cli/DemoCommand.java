@@ -10,9 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
-import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Option;
-import org.apache.commons.cli.Options;
 
 /**
  * {@code quarry demo [--out DIR]}: BatchBALD against random on the shipped MNIST sample, offline, in a few minutes
@@ -22,26 +19,26 @@ import org.apache.commons.cli.Options;
 final class DemoCommand {
     private DemoCommand() {}
 
-    /** The reduced protocol; every value can be overridden with the al/sweep options of the same name. */
-    static final String[] PROTOCOL = {"--dataset", "mnist-sample", "--initial", "20", "--budget", "100", "--samples", "10",
-            "--test-samples", "0", "--pool-subset", "1000", "--mc-configs", "10000", "--val", "300", "--epochs", "8",
-            "--epoch-samples", "640", "--patience", "2"};
+    /** The reduced protocol as defaults; every one can be overridden with the al/sweep option of the same name. */
+    static final List<OptionSpec<?>> PROTOCOL = CommandSpec.these(Opts.DATASET.withDefault("mnist-sample"), AlOptions.INITIAL.withDefault("20"),
+            AlOptions.BUDGET.withDefault("100"), Opts.SAMPLES.withDefault("10"), Opts.TEST_SAMPLES.withDefault("0"), Opts.POOL_SUBSET.withDefault("1000"),
+            Opts.MC_CONFIGS.withDefault("10000"), Opts.VAL.withDefault("300"), Opts.EPOCHS.withDefault("8"), Opts.EPOCH_SAMPLES.withDefault("640"),
+            Opts.PATIENCE.withDefault("2"));
+
+    static final CommandSpec SPEC = new CommandSpec("demo", "[options]",
+            "BatchBALD against random on the shipped MNIST sample, offline, in minutes on a CPU: curves table and plot",
+            CommandSpec.join(CommandSpec.these(SweepCommand.STRATEGIES.withDefault("batchbald,random"), SweepCommand.SEEDS,
+                    Opts.OUT.withDefault("demo")), AlOptions.ALL, PROTOCOL),
+            AlOptions.ALIASES);
 
     static int run(String[] args, PrintStream out, PrintStream err) {
-        Options options = AlOptions.add(new Options())
-                .addOption(Option.builder().longOpt("strategies").hasArg().desc("default batchbald,random").get())
-                .addOption(Option.builder().longOpt("seeds").hasArg().desc("default 0").get())
-                .addOption(Option.builder().longOpt("out").hasArg().desc("result folder (default demo)").get());
-        // Commons CLI returns an option's first value: the user's options go before the protocol's.
-        List<String> merged = new ArrayList<>(List.of(args));
-        merged.addAll(List.of(PROTOCOL));
-        CommandLine cl = Args.parse(options, merged.toArray(String[]::new));
-        Path dir = Path.of(cl.getOptionValue("out", "demo"));
+        Parsed cl = Cli.parse(SPEC, args, err);
+        Path dir = Path.of(cl.get(Opts.OUT));
         List<AlConfig> grid = new ArrayList<>();
-        for (String s : cl.getOptionValue("strategies", "batchbald,random").split(","))
-            for (long seed : SweepCommand.seeds(cl.getOptionValue("seeds", "0"))) grid.add(AlOptions.config(cl, s.strip(), 10, seed));
+        for (String s : cl.get(SweepCommand.STRATEGIES).split(","))
+            for (long seed : cl.get(SweepCommand.SEEDS)) grid.add(AlOptions.config(cl, s.strip(), 10, seed));
         long t0 = System.nanoTime();
-        int rc = SweepCommand.runGrid(grid, new double[] {0.8, 0.9}, dir, cl.hasOption("quiet"), out, err);
+        int rc = SweepCommand.runGrid(grid, new double[] {0.8, 0.9}, dir, Cli.quiet(cl), out, err);
         List<Sweep.Run> runs = new ArrayList<>();
         try {
             for (AlConfig c : grid) {

@@ -6,21 +6,22 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.quarry.engine.Device;
 import dev.quarry.engine.QuarryNative;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Option;
-import org.apache.commons.cli.Options;
 import org.bytedeco.javacpp.Loader;
 
 /** {@code quarry info [--json]}: backends, the GPU (or why there is none), and versions. */
 final class InfoCommand {
     private InfoCommand() {}
 
+    static final OptionSpec<Boolean> JSON = OptionSpec.flag("json", "print JSON");
+    static final CommandSpec SPEC = new CommandSpec("info", "[--json]", "backends, the GPU (or why there is none), and versions",
+            List.of(JSON), List.of());
+
     static int run(String[] args, java.io.PrintStream out, java.io.PrintStream err) {
-        Options options = new Options().addOption(Option.builder().longOpt("json").desc("print JSON").get());
-        CommandLine cl = Args.parse(options, args);
+        Parsed p = Cli.parse(SPEC, args, err);
         Map<String, Object> info = collect();
-        if (cl.hasOption("json")) {
+        if (p.flag(JSON)) {
             try {
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(info));
             } catch (JsonProcessingException e) {

@@ -18,13 +18,11 @@ import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.SplittableRandom;
-import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Option;
-import org.apache.commons.cli.Options;
 
 /**
- * {@code quarry bench train} and {@code quarry bench mc}: images per second of a training step (forward, backward,
+ * {@code quarry bench train --model M --batch-size B} and {@code quarry bench mc --model M --pool N --samples K}: images per second of a training step (forward, backward,
  * Adam) and of consistent MC-dropout inference (the layers before the first dropout once per image, the rest once
  * per MC sample), on synthetic N(0, 1) images and uniform labels. Reports the median over timed repetitions after
  * warm-up and the achieved share of the device's FP32 peak: model FLOPs from the layer shapes ({@link Flops}:
@@ -34,32 +32,51 @@ import org.apache.commons.cli.Options;
 final class ModelBench {
     private ModelBench() {}
 
-    static final String USAGE = "usage: quarry bench train --model convnet|resnet18|resnet --batch B [--steps S] [--reps R] [--device D]"
-            + " | quarry bench mc --model convnet|resnet18|resnet --pool N --samples K [--batch B] [--reps R] [--device D]"
-            + " | model options: [--p P] [--dropout none|classifier|blocks] [--classes C] [--width W --blocks 1,1,1 --image 28x28x1 (resnet)]";
+    static final OptionSpec<String> MODEL = Opts.MODEL.describedAs("convnet, resnet18, resnet").asRequired();
+    static final OptionSpec<Integer> STEPS = OptionSpec.of("steps", "S", OptionSpec.INT, "5", "training steps per timed repetition");
+    static final OptionSpec<Integer> REPS = OptionSpec.of("reps", "R", OptionSpec.INT, null, "timed repetitions (the median is reported)");
+    static final OptionSpec<Integer> WIDTH = OptionSpec.of("width", "W", OptionSpec.INT, "16", "resnet: channels of the first stage");
+    static final OptionSpec<String> BLOCKS = OptionSpec.of("blocks", "N,N,..", OptionSpec.STRING, "1,1,1", "resnet: residual blocks per stage");
+    static final OptionSpec<String> IMAGE = OptionSpec.of("image", "HxWxC", OptionSpec.STRING, "28x28x1", "resnet: input image shape");
+    /** The model options of both workloads; --width, --blocks and --image only for --model resnet. */
+    private static final List<OptionSpec<?>> MODEL_OPTIONS = List.of(Opts.DROPOUT,
+            Opts.DROPOUT_PLACEMENT.describedAs("resnet18 and resnet: where dropout goes: classifier, blocks, none"), Opts.CLASSES, WIDTH,
+            BLOCKS, IMAGE);
+    private static final Set<String> PLACEMENTS = Set.of("none", "classifier", "blocks");
+    /** --batch was B (bench train) or the inference chunk (bench mc), --p the probability and --dropout the placement. */
+    private static final List<CommandSpec.Alias> ALIASES = List.of(CommandSpec.Alias.of("batch", Opts.BATCH_SIZE), CommandSpec.Alias.of("p", Opts.DROPOUT),
+            new CommandSpec.Alias("dropout", Opts.DROPOUT_PLACEMENT, PLACEMENTS::contains));
+
+    static final CommandSpec TRAIN = new CommandSpec("bench train", null,
+            "images per second of a training step (forward, backward, Adam) on synthetic images, and the share of FP32 peak",
+            CommandSpec.join(CommandSpec.these(MODEL, Opts.BATCH_SIZE.describedAs("images per training step").asRequired(), STEPS,
+                            REPS.withDefault("5"), Opts.WARMUP.describedAs("unmeasured warm-up steps").withDefault("2")),
+                    Opts.DEVICE_GROUP, CommandSpec.these(Opts.SEED), MODEL_OPTIONS),
+            ALIASES);
+
+    static final CommandSpec MC = new CommandSpec("bench mc", null,
+            "images per second of consistent MC-dropout inference on a synthetic pool, and the share of FP32 peak",
+            CommandSpec.join(CommandSpec.these(MODEL, Opts.POOL.asRequired(), Opts.SAMPLES.describedAs("MC samples K per image").asRequired(),
+                            Opts.BATCH_SIZE.describedAs("images per inference chunk (at most --pool)").withDefault("500"), REPS.withDefault("3"),
+                            Opts.WARMUP.describedAs("unmeasured warm-up chunks").withDefault("2")),
+                    Opts.DEVICE_GROUP, CommandSpec.these(Opts.SEED), MODEL_OPTIONS),
+            ALIASES);
 
     /** A model to build and the shape of one input image [h][w][c]. */
     private record Spec(String label, int[] image, boolean dropout, java.util.function.Function<Device, Sequential> build) {}
 
-    static int run(String[] args, PrintStream out, PrintStream err) {
-        boolean mc = args[0].equals("mc");
-        Options options = new Options();
-        for (String name : List.of("model", "batch", "steps", "reps", "warmup", "device", "seed", "pool", "samples", "p", "dropout", "classes",
-                "width", "blocks", "image"))
-            options.addOption(Option.builder().longOpt(name).hasArg().get());
-        CommandLine cl = Args.parse(options, Arrays.copyOfRange(args, 1, args.length));
-        if (!cl.hasOption("model") || (mc ? !cl.hasOption("pool") || !cl.hasOption("samples") : !cl.hasOption("batch")))
-            throw new Main.UsageException(USAGE);
-        long seed = Args.longOption(cl, "seed", 0);
+    static int run(boolean mc, String[] args, PrintStream out, PrintStream err) {
+        Parsed cl = Cli.parse(mc ? MC : TRAIN, args, err);
+        long seed = cl.get(Opts.SEED);
         Spec spec = spec(cl, seed);
-        if (mc && !spec.dropout()) throw new Main.UsageException("MC inference needs dropout: --p > 0 and a --dropout placement other than none");
-        int reps = Args.intOption(cl, "reps", mc ? 3 : 5), warmup = Args.intOption(cl, "warmup", 2);
+        if (mc && !spec.dropout()) throw new Main.UsageException("MC inference needs dropout: --dropout > 0 and a --dropout-placement other than none");
+        int reps = cl.get(REPS), warmup = cl.get(Opts.WARMUP);
         if (reps < 1 || warmup < 0) throw new Main.UsageException("--reps must be >= 1 and --warmup >= 0");
-        int batch = Args.intOption(cl, "batch", mc ? 500 : 0), steps = Args.intOption(cl, "steps", 5);
-        int pool = Args.intOption(cl, "pool", 0), samples = Args.intOption(cl, "samples", 0);
-        if (batch < 1 || steps < 1) throw new Main.UsageException("--batch and --steps must be >= 1");
+        int batch = cl.get(Opts.BATCH_SIZE), steps = mc ? 1 : cl.get(STEPS);
+        int pool = mc ? cl.get(Opts.POOL) : 0, samples = mc ? cl.get(Opts.SAMPLES) : 0;
+        if (batch < 1 || steps < 1) throw new Main.UsageException("--batch-size and --steps must be >= 1");
         if (mc && (pool < 1 || samples < 1)) throw new Main.UsageException("--pool and --samples must be >= 1");
-        Device device = Device.select(cl.getOptionValue("device", "auto"), err);
+        Device device = Cli.device(cl, err);
 
         double peak = peakFlops(device, out);
         try (Sequential net = spec.build().apply(device)) {
@@ -73,28 +90,28 @@ final class ModelBench {
         return 0;
     }
 
-    private static Spec spec(CommandLine cl, long seed) {
-        String model = cl.getOptionValue("model");
-        float p = (float) Args.doubleOption(cl, "p", 0.5);
-        int classes = Args.intOption(cl, "classes", 10);
-        DropoutPlacement placement = placement(cl.getOptionValue("dropout", "classifier"));
+    private static Spec spec(Parsed cl, long seed) {
+        String model = cl.get(MODEL);
+        float p = cl.getFloat(Opts.DROPOUT);
+        int classes = cl.get(Opts.CLASSES);
+        DropoutPlacement placement = placement(cl.get(Opts.DROPOUT_PLACEMENT));
         try {
             switch (model) {
                 case "convnet" -> {
-                    if (cl.hasOption("dropout") || cl.hasOption("classes") || cl.hasOption("width") || cl.hasOption("blocks") || cl.hasOption("image"))
-                        throw new Main.UsageException("the convnet is fixed (MNIST, 10 classes, Dropout2d/Dropout at --p): drop the ResNet options");
-                    if (!(p >= 0 && p < 1)) throw new Main.UsageException("--p must be in [0, 1), got " + p);
+                    if (cl.has(Opts.DROPOUT_PLACEMENT) || cl.has(Opts.CLASSES) || cl.has(WIDTH) || cl.has(BLOCKS) || cl.has(IMAGE))
+                        throw new Main.UsageException("the convnet is fixed (MNIST, 10 classes, Dropout2d/Dropout at --dropout): drop the ResNet options");
+                    if (!(p >= 0 && p < 1)) throw new Main.UsageException("--dropout must be in [0, 1), got " + p);
                     return new Spec("convnet (BatchBALD MNIST, dropout " + p + ")", new int[] {28, 28, 1}, p > 0, d -> Models.mnistConvNet(d, p, seed));
                 }
                 case "resnet18" -> {
-                    if (cl.hasOption("width") || cl.hasOption("blocks") || cl.hasOption("image"))
+                    if (cl.has(WIDTH) || cl.has(BLOCKS) || cl.has(IMAGE))
                         throw new Main.UsageException("resnet18 is fixed (CIFAR variant, 32x32x3): use --model resnet for --width/--blocks/--image");
                     ResNetConfig cfg = ResNetConfig.cifar18(classes, placement, p);
                     return new Spec("resnet18 " + cfg, new int[] {32, 32, 3}, placement != DropoutPlacement.NONE, d -> Models.resnet(d, cfg, seed));
                 }
                 case "resnet" -> {
-                    int[] image = image(cl.getOptionValue("image", "28x28x1"));
-                    ResNetConfig cfg = new ResNetConfig(image[2], classes, Args.intOption(cl, "width", 16), blocks(cl.getOptionValue("blocks", "1,1,1")),
+                    int[] image = image(cl.get(IMAGE));
+                    ResNetConfig cfg = new ResNetConfig(image[2], classes, cl.get(WIDTH), blocks(cl.get(BLOCKS)),
                             placement, p);
                     return new Spec("resnet " + cfg, image, placement != DropoutPlacement.NONE, d -> Models.resnet(d, cfg, seed));
                 }
@@ -110,7 +127,7 @@ final class ModelBench {
             case "none" -> DropoutPlacement.NONE;
             case "classifier" -> DropoutPlacement.CLASSIFIER;
             case "blocks" -> DropoutPlacement.EVERY_BLOCK;
-            default -> throw new Main.UsageException("--dropout must be none, classifier or blocks, got '" + s + "'");
+            default -> throw new Main.UsageException("--dropout-placement must be none, classifier or blocks, got '" + s + "'");
         };
     }
 

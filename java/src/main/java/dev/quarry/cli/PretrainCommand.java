@@ -6,19 +6,14 @@ import dev.quarry.engine.Device;
 import dev.quarry.nn.Checkpoint;
 import dev.quarry.ssl.Pretrainer;
 import dev.quarry.ssl.SimclrAugment;
-import dev.quarry.train.TrainConfig;
 import dev.quarry.util.AtomicWriter;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Option;
-import org.apache.commons.cli.Options;
 
 /**
  * {@code quarry pretrain --method simclr|moco --dataset D --model resnet --epochs E --out DIR}: self-supervised
@@ -28,43 +23,44 @@ import org.apache.commons.cli.Options;
 final class PretrainCommand {
     private PretrainCommand() {}
 
+    static final OptionSpec<String> METHOD = OptionSpec.of("method", "NAME", OptionSpec.STRING, "simclr", "simclr or moco");
+    static final OptionSpec<Integer> PROJ_DIM = OptionSpec.of("proj-dim", "N", OptionSpec.INT, "128", "projection head output");
+    static final OptionSpec<Double> MOMENTUM_KEY = OptionSpec.of("momentum-key", "X", OptionSpec.DOUBLE, "0.99", "MoCo key-encoder momentum");
+    static final OptionSpec<Double> CROP_SCALE = OptionSpec.of("crop-scale", "X", OptionSpec.DOUBLE, "0.08", "smallest crop area fraction");
+
     /** SimCLR's CIFAR recipe scaled to a CPU: batch 256, cosine schedule with a warm-up epoch; Adam (--optimizer lars for large batches). */
-    static final String[] DEFAULTS = {"--model", "resnet", "--epochs", "10", "--epoch-samples", "0", "--patience", "0", "--batch-size", "256",
-            "--optimizer", "adam", "--lr", "1e-3", "--weight-decay", "1e-6", "--schedule", "cosine", "--warmup-epochs", "1", "--val", "0"};
+    static final List<OptionSpec<?>> DEFAULTS = CommandSpec.these(Opts.MODEL.withDefault("resnet"), Opts.EPOCHS.withDefault("10"),
+            Opts.EPOCH_SAMPLES.withDefault("0"), Opts.PATIENCE.withDefault("0"), Opts.BATCH_SIZE.withDefault("256"), Opts.OPTIMIZER.withDefault("adam"),
+            Opts.LR.withDefault("1e-3"), Opts.WEIGHT_DECAY.withDefault("1e-6"), Opts.SCHEDULE.withDefault("cosine"), Opts.WARMUP_EPOCHS.withDefault("1"),
+            unused(Opts.DROPOUT), unused(Opts.DROPOUT_PLACEMENT), unused(Opts.VAL.withDefault("0")), unused(Opts.TEST_SAMPLES));
+
+    static final CommandSpec SPEC = new CommandSpec("pretrain", null,
+            "self-supervised pretraining (SimCLR or MoCo v2) of a ResNet trunk: DIR/encoder.safetensors and DIR/pretrain.json",
+            CommandSpec.join(CommandSpec.these(METHOD), Opts.DATA, Opts.MODEL_GROUP, Opts.EVAL, Opts.DEVICE_GROUP, Opts.TRAINING,
+                    CommandSpec.these(Opts.TAU.withDefault("0.5 for simclr, 0.2 for moco", p -> p.get(METHOD).equals("moco") ? "0.2" : "0.5"), PROJ_DIM,
+                            Opts.QUEUE, MOMENTUM_KEY, CROP_SCALE, Opts.SEED, Opts.OUT.asRequired(), Opts.QUIET), DEFAULTS),
+            AlOptions.ALIASES);
+
+    /** Accepted as before (the training options are shared with train and al), but pretraining does not read it. */
+    private static <T> OptionSpec<T> unused(OptionSpec<T> o) {
+        return o.describedAs(o.description() + "; accepted, not used by pretrain");
+    }
 
     static int run(String[] args, PrintStream out, PrintStream err) {
-        Options options = AlOptions.addTraining(new Options())
-                .addOption(Option.builder().longOpt("method").hasArg().desc("simclr (default) or moco").get())
-                .addOption(Option.builder().longOpt("tau").hasArg().desc("temperature (default 0.5 SimCLR, 0.2 MoCo v2)").get())
-                .addOption(Option.builder().longOpt("proj-dim").hasArg().desc("projection head output (default 128)").get())
-                .addOption(Option.builder().longOpt("queue").hasArg().desc("MoCo queue length (default 4096)").get())
-                .addOption(Option.builder().longOpt("momentum-key").hasArg().desc("MoCo key-encoder momentum (default 0.99)").get())
-                .addOption(Option.builder().longOpt("crop-scale").hasArg().desc("smallest crop area fraction (default 0.08)").get())
-                .addOption(Option.builder().longOpt("seed").hasArg().get())
-                .addOption(Option.builder().longOpt("out").hasArg().required().get());
-        List<String> merged = new ArrayList<>(List.of(args));
-        merged.addAll(List.of(DEFAULTS));
-        CommandLine cl = Args.parse(options, merged.toArray(String[]::new));
-        String method = cl.getOptionValue("method", "simclr"), dataset = cl.getOptionValue("dataset", "mnist-sample");
-        String model = cl.getOptionValue("model");
-        long seed = Args.longOption(cl, "seed", 0);
-        boolean quiet = cl.hasOption("quiet");
-        Path outDir = Path.of(cl.getOptionValue("out"));
-        Pretrainer.Config pc;
-        Datasets.Split data;
-        try {
-            TrainConfig tc = AlOptions.trainConfig(cl, dataset);
-            pc = new Pretrainer.Config(method, tc, (float) Args.doubleOption(cl, "tau", method.equals("moco") ? 0.2 : 0.5),
-                    Args.intOption(cl, "proj-dim", 128), Args.intOption(cl, "queue", 4096), (float) Args.doubleOption(cl, "momentum-key", 0.99),
-                    SimclrAugment.cifar().withScaleMin((float) Args.doubleOption(cl, "crop-scale", 0.08)));
-            data = Datasets.load(dataset, Path.of(cl.getOptionValue("data-dir", Datasets.defaultDir(dataset).toString())), seed,
-                    Args.intOption(cl, "copies", 3), Args.intOption(cl, "train-limit", 0));
+        Parsed cl = Cli.parse(SPEC, args, err);
+        String method = cl.get(METHOD), dataset = cl.get(Opts.DATASET);
+        String model = cl.get(Opts.MODEL);
+        long seed = cl.get(Opts.SEED);
+        boolean quiet = Cli.quiet(cl);
+        Path outDir = Path.of(cl.get(Opts.OUT));
+        Pretrainer.Config pc = Cli.userInput(() -> new Pretrainer.Config(method, AlOptions.trainConfig(cl), cl.getFloat(Opts.TAU), cl.get(PROJ_DIM),
+                cl.get(Opts.QUEUE), cl.getFloat(MOMENTUM_KEY), SimclrAugment.cifar().withScaleMin(cl.getFloat(CROP_SCALE))));
+        Datasets.Split data = Cli.loadData(cl, seed);
+        Cli.userCheck(() -> {
             Models.check(model, 0f, "none", data.train());
             if (model.equals("convnet")) throw new IllegalArgumentException("pretraining needs a ResNet encoder: --model resnet or resnet18");
-        } catch (IOException | IllegalArgumentException e) {
-            throw new Main.UsageException(e.getMessage());
-        }
-        Device device = Device.select(cl.getOptionValue("device", "auto"), quiet ? null : err);
+        });
+        Device device = Cli.device(cl, err);
         long t0 = System.nanoTime();
         AtomicWriter w = new AtomicWriter(outDir);
         Map<String, String> meta = new LinkedHashMap<>(Map.of("model", model, "dataset", dataset, "method", method,
@@ -99,13 +95,7 @@ final class PretrainCommand {
         report.put("epoch_loss", r.epochLoss());
         report.put("seconds", seconds);
         report.put("images_per_second", r.steps() * (double) pc.train().batch() / seconds);
-        try {
-            dev.quarry.al.Results.JSON_WRITER.writeValue(w.stage("pretrain.json").toFile(), report);
-            w.commit();
-        } catch (IOException e) {
-            w.abort();
-            throw new Main.UsageException("cannot write results to " + outDir + ": " + e.getMessage());
-        }
+        Cli.write(w, outDir, staged -> dev.quarry.al.Results.JSON_WRITER.writeValue(staged.stage("pretrain.json").toFile(), report));
         if (!quiet)
             out.printf("quarry pretrain: %s, %d steps, loss %.4f -> %.4f, %.0f s; wrote %s%n", method, r.steps(), r.epochLoss()[0],
                     r.epochLoss()[r.epochLoss().length - 1], seconds, outDir.resolve("encoder.safetensors"));

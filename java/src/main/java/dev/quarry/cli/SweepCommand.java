@@ -11,9 +11,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Option;
-import org.apache.commons.cli.Options;
 
 /**
  * {@code quarry sweep --strategies a,b --seeds 0-5 --acquisition-sizes 10 --out DIR}: every (strategy, b, seed)
@@ -23,25 +20,35 @@ import org.apache.commons.cli.Options;
 final class SweepCommand {
     private SweepCommand() {}
 
+    /** Strategies of a grid, comma-separated (sweep and demo). */
+    static final OptionSpec<String> STRATEGIES = OptionSpec.of("strategies", "A,B,..", OptionSpec.STRING, "batchbald,bald,random",
+            "strategies, comma-separated");
+    /** Seeds of a grid (sweep and demo), read by {@link #seeds}. */
+    static final OptionSpec<long[]> SEEDS = OptionSpec.of("seeds", "S,..|A-B", (name, v) -> seeds(v), "0", "comma-separated seeds or a range A-B");
+    static final OptionSpec<int[]> ACQUISITION_SIZES = OptionSpec.of("acquisition-sizes", "B,..",
+            (name, v) -> Arrays.stream(v.split(",")).mapToInt(s -> parseInt(s, "--" + name)).toArray(), "10", "comma-separated b values");
+    static final OptionSpec<double[]> THRESHOLDS = OptionSpec.of("thresholds", "X,..",
+            (name, v) -> Arrays.stream(v.split(",")).mapToDouble(s -> parseDouble(s, "--" + name)).toArray(), "0.9,0.95",
+            "accuracies for the labels-needed table");
+
+    static final CommandSpec SPEC = new CommandSpec("sweep", null,
+            "every (strategy, b, seed) run into DIR/STRATEGY-bB-seedS, then the aggregate table, quartiles and curves",
+            CommandSpec.join(CommandSpec.these(STRATEGIES, SEEDS, ACQUISITION_SIZES, THRESHOLDS, Opts.OUT.asRequired()), AlOptions.ALL),
+            AlOptions.ALIASES);
+
     static int run(String[] args, PrintStream out, PrintStream err) {
-        Options options = AlOptions.add(new Options())
-                .addOption(Option.builder().longOpt("strategies").hasArg().desc("comma-separated (default batchbald,bald,random)").get())
-                .addOption(Option.builder().longOpt("seeds").hasArg().desc("comma-separated seeds or a range A-B (default 0)").get())
-                .addOption(Option.builder().longOpt("acquisition-sizes").hasArg().desc("comma-separated b values (default 10)").get())
-                .addOption(Option.builder().longOpt("thresholds").hasArg().desc("accuracies for the labels-needed table (default 0.9,0.95)").get())
-                .addOption(Option.builder().longOpt("out").hasArg().required().get());
-        CommandLine cl = Args.parse(options, args);
-        List<String> strategies = Arrays.asList(cl.getOptionValue("strategies", "batchbald,bald,random").split(","));
-        long[] seeds = seeds(cl.getOptionValue("seeds", "0"));
-        int[] sizes = Arrays.stream(cl.getOptionValue("acquisition-sizes", "10").split(",")).mapToInt(s -> parseInt(s, "--acquisition-sizes")).toArray();
-        double[] thresholds = Arrays.stream(cl.getOptionValue("thresholds", "0.9,0.95").split(",")).mapToDouble(s -> parseDouble(s, "--thresholds")).toArray();
+        Parsed cl = Cli.parse(SPEC, args, err);
+        List<String> strategies = Arrays.asList(cl.get(STRATEGIES).split(","));
+        long[] seeds = cl.get(SEEDS);
+        int[] sizes = cl.get(ACQUISITION_SIZES);
+        double[] thresholds = cl.get(THRESHOLDS);
         for (double t : thresholds)
             if (!(t > 0 && t <= 1)) throw new Main.UsageException("--thresholds must lie in (0, 1], got " + t);
         List<AlConfig> grid = new ArrayList<>();
         for (String s : strategies)
             for (int b : sizes)
                 for (long seed : seeds) grid.add(AlOptions.config(cl, s.strip(), b, seed));
-        return runGrid(grid, thresholds, Path.of(cl.getOptionValue("out")), cl.hasOption("quiet"), out, err);
+        return runGrid(grid, thresholds, Path.of(cl.get(Opts.OUT)), Cli.quiet(cl), out, err);
     }
 
     static int runGrid(List<AlConfig> grid, double[] thresholds, Path dir, boolean quiet, PrintStream out, PrintStream err) {

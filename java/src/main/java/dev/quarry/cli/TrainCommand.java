@@ -9,18 +9,12 @@ import dev.quarry.nn.Sequential;
 import dev.quarry.train.Evaluation;
 import dev.quarry.train.TrainConfig;
 import dev.quarry.train.Trainer;
-import dev.quarry.util.AtomicWriter;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Option;
-import org.apache.commons.cli.Options;
 
 /**
  * {@code quarry train --dataset D --model M --epochs E --out DIR}: supervised training with the shared training
@@ -30,48 +24,40 @@ import org.apache.commons.cli.Options;
 final class TrainCommand {
     private TrainCommand() {}
 
+    static final OptionSpec<Integer> TRAIN_SIZE = OptionSpec.of("train-size", "N", OptionSpec.INT, null, "use only N training images (seeded choice)")
+            .withDefault("all but the --val split", p -> String.valueOf(Integer.MAX_VALUE));
+
     /** Plain supervised defaults: full shuffled passes, no early stopping unless --val and --patience are given. */
-    static final String[] DEFAULTS = {"--epochs", "6", "--epoch-samples", "0", "--patience", "0", "--val", "0"};
+    static final List<OptionSpec<?>> DEFAULTS = CommandSpec.these(Opts.EPOCHS.withDefault("6"), Opts.EPOCH_SAMPLES.withDefault("0"),
+            Opts.PATIENCE.withDefault("0"), Opts.VAL.withDefault("0"));
+
+    static final CommandSpec SPEC = new CommandSpec("train", null,
+            "supervised training, then DIR/metrics.json (test accuracy and NLL) and DIR/model.safetensors",
+            CommandSpec.join(Opts.DATA, Opts.MODEL_GROUP, Opts.EVAL, Opts.DEVICE_GROUP, Opts.TRAINING,
+                    CommandSpec.these(TRAIN_SIZE, Opts.SEED, Opts.OUT.asRequired(), Opts.QUIET), DEFAULTS),
+            AlOptions.ALIASES);
 
     static int run(String[] args, PrintStream out, PrintStream err) {
-        Options options = AlOptions.addTraining(new Options())
-                .addOption(Option.builder().longOpt("train-size").hasArg().desc("use only N training images (seeded choice)").get())
-                .addOption(Option.builder().longOpt("seed").hasArg().get())
-                .addOption(Option.builder().longOpt("out").hasArg().required().get());
-        List<String> merged = new ArrayList<>(List.of(args));
-        merged.addAll(List.of(DEFAULTS));
-        CommandLine cl = Args.parse(options, merged.toArray(String[]::new));
-        String dataset = cl.getOptionValue("dataset", "mnist-sample"), modelName = cl.getOptionValue("model", "convnet");
-        long seed = Args.longOption(cl, "seed", 0);
-        int valSize = Args.intOption(cl, "val", 0), testSamples = Args.intOption(cl, "test-samples", 10);
-        float dropout = (float) Args.doubleOption(cl, "dropout", 0.5);
-        boolean quiet = cl.hasOption("quiet");
-        Path outDir = Path.of(cl.getOptionValue("out"));
-        TrainConfig tc;
-        Datasets.Split data;
-        try {
-            tc = AlOptions.trainConfig(cl, dataset);
-            data = Datasets.load(dataset, Path.of(cl.getOptionValue("data-dir", Datasets.defaultDir(dataset).toString())), seed,
-                    Args.intOption(cl, "copies", 3), Args.intOption(cl, "train-limit", 0));
-        } catch (IOException | IllegalArgumentException e) {
-            throw new Main.UsageException(e.getMessage());
-        }
+        Parsed cl = Cli.parse(SPEC, args, err);
+        String dataset = cl.get(Opts.DATASET), modelName = cl.get(Opts.MODEL);
+        long seed = cl.get(Opts.SEED);
+        int valSize = cl.get(Opts.VAL), testSamples = cl.get(Opts.TEST_SAMPLES);
+        float dropout = cl.getFloat(Opts.DROPOUT);
+        boolean quiet = Cli.quiet(cl);
+        Path outDir = Path.of(cl.get(Opts.OUT));
+        TrainConfig tc = Cli.userInput(() -> AlOptions.trainConfig(cl));
+        Datasets.Split data = Cli.loadData(cl, seed);
         if (testSamples < 0 || valSize < 0) throw new Main.UsageException("need --test-samples >= 0 and --val >= 0");
         int[] perm = Datasets.permutation(data.trainIdx().length, seed);
-        int trainSize = Math.min(Args.intOption(cl, "train-size", Integer.MAX_VALUE), data.trainIdx().length - valSize);
+        int trainSize = Math.min(cl.get(TRAIN_SIZE), data.trainIdx().length - valSize);
         if (trainSize < 1) throw new Main.UsageException("--val " + valSize + " leaves no training images");
         int[] val = Arrays.stream(perm, 0, valSize).map(i -> data.trainIdx()[i]).sorted().toArray();
         int[] train = Arrays.stream(perm, valSize, valSize + trainSize).map(i -> data.trainIdx()[i]).toArray();
-        Device device = Device.select(cl.getOptionValue("device", "auto"), quiet ? null : err);
+        Device device = Cli.device(cl, err);
 
         long t0 = System.nanoTime();
         Map<String, Object> metrics = new LinkedHashMap<>();
-        Sequential net;
-        try {
-            net = Models.create(modelName, dropout, cl.getOptionValue("dropout-placement", "classifier"), data.train(), device, seed);
-        } catch (IllegalArgumentException e) {
-            throw new Main.UsageException(e.getMessage());
-        }
+        Sequential net = Cli.userInput(() -> Models.create(modelName, dropout, cl.get(Opts.DROPOUT_PLACEMENT), data.train(), device, seed));
         try (net; Optimizer opt = tc.newOptimizer(net.params())) {
             Trainer.FitResult fit = Trainer.fit(net, opt, tc, data.train(), train, data.train(), val, seed, device, ConsoleProgress.forFlags(quiet));
             double trainSeconds = (System.nanoTime() - t0) / 1e9;
@@ -94,15 +80,10 @@ final class TrainCommand {
             metrics.put("train_seconds", trainSeconds);
             metrics.put("images_per_second", fit.steps() * (double) Math.min(tc.batch(), train.length) / trainSeconds);
             metrics.put("total_seconds", (System.nanoTime() - t0) / 1e9);
-            AtomicWriter w = new AtomicWriter(outDir);
-            try {
+            Cli.write(outDir, w -> {
                 Checkpoint.save(w.stage("model.safetensors"), net, opt, Map.of("model", modelName, "dataset", dataset));
                 dev.quarry.al.Results.JSON_WRITER.writeValue(w.stage("metrics.json").toFile(), metrics);
-                w.commit();
-            } catch (IOException | RuntimeException e) {
-                w.abort();
-                throw new Main.UsageException("cannot write results to " + outDir + ": " + e.getMessage());
-            }
+            });
             if (!quiet)
                 out.printf("quarry train: test accuracy %.4f, NLL %.4f (%s) after %d epochs on %d images; wrote %s%n", test.accuracy(), test.nll(),
                         testSamples == 0 ? "dropout off" : "MC mean of " + testSamples, fit.epochs(), train.length, outDir);

@@ -3,6 +3,7 @@ package dev.quarry.data;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /**
@@ -27,20 +28,38 @@ public final class Datasets {
         return "mnist-sample, mnist, repeated-mnist, fashion-mnist, cifar10, npy";
     }
 
-    /** The folder a data set is read from when no --data-dir is given. */
-    public static Path defaultDir(String name) {
-        return switch (name) {
-            case "mnist-sample" -> Path.of("datasets", "mnist");
-            case "mnist", "repeated-mnist" -> Path.of("datasets", "mnist-full");
-            case "fashion-mnist" -> Path.of("datasets", "fashion-mnist");
-            case "cifar10" -> Path.of("datasets", "cifar-10-batches-bin");
-            case "npy" -> Path.of(".");
-            default -> throw new IllegalArgumentException("unknown dataset '" + name + "' (known: " + names() + ")");
-        };
+    /** Throws IllegalArgumentException unless {@code name} is a known --dataset value. */
+    public static void checkName(String name) {
+        if (!List.of("mnist-sample", "mnist", "repeated-mnist", "fashion-mnist", "cifar10", "npy").contains(name))
+            throw new IllegalArgumentException("unknown dataset '" + name + "' (known: " + names() + ")");
+    }
+
+    /** The --data-dir value as a folder, or null when none was given (the data home is searched: {@link DataHome}). */
+    public static Path dir(String dataDirOption) {
+        return dataDirOption == null || dataDirOption.isEmpty() ? null : Path.of(dataDirOption);
     }
 
     /**
-     * Loads {@code name} from {@code dir}. mnist-sample is the shipped MNIST test set split by {@code seed} into
+     * The folder {@code name} is read from, given --data-dir {@code dir} (null: none) and the homes of {@code home};
+     * null for the shipped sample read from inside the jar. Sets from the catalog are checked against their
+     * checksums; a missing or corrupt set is an IOException that says where Quarry looked and what fixes it.
+     */
+    public static Path locate(String name, Path dir, DataHome home) throws IOException {
+        switch (name) {
+            case "npy":
+                return dir == null ? Path.of(".") : dir;
+            case "mnist-sample":
+                if (dir == null && Mnist.hasShippedSample()) return null;
+                return home.locate(name);
+            case "mnist", "repeated-mnist", "fashion-mnist", "cifar10":
+                return home.locate(name);
+            default:
+                throw new IllegalArgumentException("unknown dataset '" + name + "' (known: " + names() + ")");
+        }
+    }
+
+    /**
+     * Loads {@code name} from {@code dir} (null: from the data home, see {@link #locate}). mnist-sample is the shipped MNIST test set split by {@code seed} into
      * 8,000 training and 2,000 test images; repeated-mnist is {@code copies} noisy copies of the MNIST training set
      * (test set: the MNIST test set); npy reads train_images.npy, train_labels.npy, test_images.npy and
      * test_labels.npy from {@code dir} (images N x H x W x C u1 or f4, labels i8), normalised per channel with the
@@ -57,6 +76,7 @@ public final class Datasets {
      */
     public static Split load(String name, Path dir, long seed, int copies, int trainLimit) throws IOException {
         if (trainLimit < 0) throw new IllegalArgumentException("--train-limit must be >= 0, got " + trainLimit);
+        dir = locate(name, dir, DataHome.fromEnvironment(dir == null ? null : dir.toString()));
         if (name.equals("repeated-mnist") && trainLimit > 0) {
             ImageSet[] s = Mnist.loadSplit(dir);
             int[] keep = Arrays.copyOf(permutation(s[0].n(), seed), Math.min(trainLimit, s[0].n()));
@@ -80,7 +100,8 @@ public final class Datasets {
     private static Split loadAll(String name, Path dir, long seed, int copies) throws IOException {
         switch (name) {
             case "mnist-sample" -> {
-                ImageSet all = Mnist.load(Mnist.idx(dir, "t10k-images-idx3-ubyte"), Mnist.idx(dir, "t10k-labels-idx1-ubyte"));
+                ImageSet all = dir == null ? Mnist.shippedSample()
+                        : Mnist.load(Mnist.idx(dir, "t10k-images-idx3-ubyte"), Mnist.idx(dir, "t10k-labels-idx1-ubyte"));
                 int[] perm = permutation(all.n(), seed);
                 int[] test = Arrays.copyOfRange(perm, all.n() - SAMPLE_TEST, all.n()), train = Arrays.copyOf(perm, all.n() - SAMPLE_TEST);
                 Arrays.sort(test);

@@ -1,5 +1,6 @@
 package dev.quarry.data;
 
+import dev.quarry.util.BadInputException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -60,17 +61,17 @@ public final class NpyImages {
         NpyReader.Array img = NpyReader.read(images, "u1", "f4");
         int[] s = img.shape();
         if (s.length != 4)
-            throw new IOException(images + ": expected images N x H x W x C (rank 4), got shape " + Arrays.toString(s));
-        if (Arrays.stream(s).anyMatch(d -> d < 1)) throw new IOException(images + ": empty image array " + Arrays.toString(s));
+            throw new BadInputException(images + ": expected images N x H x W x C (rank 4), got shape " + Arrays.toString(s));
+        if (Arrays.stream(s).anyMatch(d -> d < 1)) throw new BadInputException(images + ": empty image array " + Arrays.toString(s));
         NpyReader.Array lab = NpyReader.read(labels, "i8");
-        if (lab.shape().length != 1) throw new IOException(labels + ": expected labels of shape (N,), got " + Arrays.toString(lab.shape()));
+        if (lab.shape().length != 1) throw new BadInputException(labels + ": expected labels of shape (N,), got " + Arrays.toString(lab.shape()));
         if (lab.shape()[0] != s[0])
-            throw new IOException(labels + ": " + lab.shape()[0] + " labels for " + s[0] + " images in " + images.getFileName());
+            throw new BadInputException(labels + ": " + lab.shape()[0] + " labels for " + s[0] + " images in " + images.getFileName());
         long[] raw = (long[]) lab.data();
         int[] y = new int[raw.length];
         for (int i = 0; i < raw.length; i++) {
             if (raw[i] < 0 || raw[i] >= classes)
-                throw new IOException(labels + ": label " + raw[i] + " at index " + i + " is outside [0, " + classes + ")");
+                throw new BadInputException(labels + ": label " + raw[i] + " at index " + i + " is outside [0, " + classes + ")");
             y[i] = (int) raw[i];
         }
         float[] x;
@@ -80,7 +81,7 @@ public final class NpyImages {
         } else {
             x = (float[]) img.data();
             for (int i = 0; i < x.length; i++)
-                if (!Float.isFinite(x[i])) throw new IOException(images + ": pixel " + i + " is " + x[i]);
+                if (!Float.isFinite(x[i])) throw new BadInputException(images + ": pixel " + i + " is " + x[i]);
         }
         return new ImageSet(x, y, s[0], s[1], s[2], s[3], classes);
     }

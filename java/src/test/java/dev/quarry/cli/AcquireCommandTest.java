@@ -46,8 +46,8 @@ class AcquireCommandTest {
     @Test
     void batchBaldWritesIndicesScoresAndTiming() throws IOException {
         Path in = pool(40, 8, 5, 1), out = tmp.resolve("out");
-        Result r = run("acquire", "--logprobs", in.toString(), "--strategy", "batchbald", "--batch", "5", "--greedy", "lazy", "--device", "cpu",
-                "--quiet", "--out", out.toString());
+        Result r = run("acquire", "--logprobs", in.toString(), "--strategy", "batchbald", "--acquisition-size", "5", "--greedy", "lazy", "--device",
+                "cpu", "--quiet", "--out", out.toString());
         assertEquals(0, r.code(), r.err());
         NpyArray idx = NpyFile.read(out.resolve("indices.npy"), Integer.MAX_VALUE);
         NpyArray sc = NpyFile.read(out.resolve("scores.npy"), Integer.MAX_VALUE);
@@ -71,7 +71,7 @@ class AcquireCommandTest {
         }
         // --greedy full: the same picks and scores, every candidate scored at every step
         Path outFull = tmp.resolve("out-full");
-        r = run("acquire", "--logprobs", in.toString(), "--strategy", "batchbald", "--batch", "5", "--device", "cpu", // full: the default
+        r = run("acquire", "--logprobs", in.toString(), "--strategy", "batchbald", "--acquisition-size", "5", "--device", "cpu", // full: the default
                 "--quiet", "--out", outFull.toString());
         assertEquals(0, r.code(), r.err());
         assertArrayEquals(indices, NpyFile.read(outFull.resolve("indices.npy"), Integer.MAX_VALUE).asLongArray());
@@ -109,11 +109,11 @@ class AcquireCommandTest {
                 {nan.toString(), "bald", "2", "is NaN"},
                 {inf.toString(), "entropy", "2", "is Infinity"},
                 {tmp.resolve("missing.npy").toString(), "bald", "2", "no such file"},
-                {good.toString(), "bald", "0", "--batch must be at least 1"},
+                {good.toString(), "bald", "0", "--acquisition-size must be at least 1"},
         };
         for (String[] c : cases) {
             Path out = tmp.resolve("out-" + c[1] + c[2] + c[0].hashCode());
-            Result r = run("acquire", "--logprobs", c[0], "--strategy", c[1], "--batch", c[2], "--device", "cpu", "--quiet", "--out", out.toString());
+            Result r = run("acquire", "--logprobs", c[0], "--strategy", c[1], "--acquisition-size", c[2], "--device", "cpu", "--quiet", "--out", out.toString());
             check(c, r, out);
         }
         String[][] options = {
@@ -126,7 +126,7 @@ class AcquireCommandTest {
         for (String[] o : options) {
             Path out = tmp.resolve("out-opt-" + o[0].substring(2));
             // no --quiet and --device auto: the error must still be the only line
-            Result r = run("acquire", "--logprobs", good.toString(), "--strategy", "batchbald", "--batch", "2", o[0], o[1], "--out", out.toString());
+            Result r = run("acquire", "--logprobs", good.toString(), "--strategy", "batchbald", "--acquisition-size", "2", o[0], o[1], "--out", out.toString());
             check(new String[] {good.toString(), o[0], o[1], o[2]}, r, out);
         }
     }
@@ -151,8 +151,41 @@ class AcquireCommandTest {
     @Test
     void unknownCommandAndDeviceAreUsageErrors() {
         assertEquals(2, run("frobnicate").code());
-        Result r = run("acquire", "--logprobs", "x.npy", "--strategy", "bald", "--batch", "1", "--device", "tpu", "--out", tmp.resolve("o").toString());
+        Result r = run("acquire", "--logprobs", "x.npy", "--strategy", "bald", "--acquisition-size", "1", "--device", "tpu", "--out", tmp.resolve("o").toString());
         assertEquals(2, r.code());
         assertTrue(r.err().contains("unknown device 'tpu'"), r.err());
+    }
+
+    /** Damaged pools that used to hang inside the .npy library's mapping loop (or were padded with zeros). */
+    @Test
+    void damagedPoolsExitTwoWithinSecondsWithOneLineAndNoOutputFolder() throws IOException {
+        byte[] good = Files.readAllBytes(pool(12, 4, 3, 7));
+        int headerLen = (good[8] & 0xff) | (good[9] & 0xff) << 8;
+        java.util.Map<String, byte[]> damaged = new java.util.LinkedHashMap<>();
+        damaged.put("cut mid-element", java.util.Arrays.copyOf(good, good.length - 1));
+        damaged.put("cut by half", java.util.Arrays.copyOf(good, good.length / 2 + 1));
+        damaged.put("cut by one element", java.util.Arrays.copyOf(good, good.length - 4));
+        damaged.put("three stray bytes", java.util.Arrays.copyOf(good, good.length + 3));
+        byte[] shifted = good.clone(); // the data starts one byte later than it should
+        shifted[8] = (byte) (headerLen + 1);
+        damaged.put("header length off by one", shifted);
+        byte[] huge = new String(good, java.nio.charset.StandardCharsets.ISO_8859_1).replace("(12,", "(1200000,")
+                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        damaged.put("shape larger than the data", huge);
+        byte[] dtype = new String(good, java.nio.charset.StandardCharsets.ISO_8859_1).replace("'<f4'", "'<f8'")
+                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        damaged.put("f4 data declared f8", dtype);
+        for (java.util.Map.Entry<String, byte[]> e : damaged.entrySet()) {
+            assertFalse(java.util.Arrays.equals(good, e.getValue()), e.getKey() + ": the edit changed nothing");
+            Path bad = tmp.resolve("bad.npy"), out = tmp.resolve("out-" + e.getKey().replace(' ', '-'));
+            Files.write(bad, e.getValue());
+            Result r = assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+                    () -> run("acquire", "--logprobs", bad.toString(), "--strategy", "bald", "--acquisition-size", "2", "--device", "cpu", "--out", out.toString()),
+                    e.getKey() + ": acquire did not finish");
+            assertEquals(2, r.code(), e.getKey() + ": " + r.err());
+            assertEquals(1, r.err().lines().count(), e.getKey() + ": one line, got " + r.err());
+            assertTrue(r.err().startsWith("quarry acquire: " + bad), e.getKey() + ": " + r.err());
+            assertFalse(Files.exists(out), e.getKey() + ": nothing written");
+        }
     }
 }

@@ -84,9 +84,9 @@ class AlCommandTest {
                 {"--acquisition-size", "9000", "larger than the unlabelled pool"},
                 {"--budget", "5", "below the initial set"},
                 {"--strategy", "oracle-magic", "unknown strategy 'oracle-magic'"},
-                {"--data-dir", "/nonexistent/quarry", "no such file"},
+                {"--data-dir", "/nonexistent/quarry", "looked in (1) --data-dir /nonexistent/quarry/mnist, (2) --data-dir /nonexistent/quarry"},
                 {"--initial-mode", "file", "needs --initial-file"},
-                {"--dataset", "cifar10", "data_batch_1.bin"},
+                {"--dataset", "cifar10", "data_batch_1.bin); looked in"},
                 {"--model", "resnet18", "expects 32 x 32 x 3"},
                 {"--lr", "-1", "learning rate must be positive"},
         };

@@ -18,7 +18,7 @@ class ContrastiveBenchTest {
 
     @Test
     void ntxentReportsTimingLossAndMemory() {
-        Result r = run("bench", "ntxent", "--batch", "9", "--dim", "7", "--repeats", "3", "--warmup", "1", "--device", "cpu");
+        Result r = run("bench", "ntxent", "--batch-size", "9", "--dim", "7", "--repeats", "3", "--warmup", "1", "--device", "cpu");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("ntxent batch 9 dim 7 tau 0.5 device cpu"), r.out());
         assertTrue(r.out().matches("(?s).*forward\\+backward ms: median [0-9.]+ min [0-9.]+ max [0-9.]+ \\(3 runs after 1 warm-up\\).*"), r.out());
@@ -30,7 +30,7 @@ class ContrastiveBenchTest {
 
     @Test
     void mocoReportsTimingAndLoss() {
-        Result r = run("bench", "moco", "--batch", "5", "--queue", "300", "--dim", "16", "--repeats", "2", "--device", "cpu");
+        Result r = run("bench", "moco", "--batch-size", "5", "--queue", "300", "--dim", "16", "--repeats", "2", "--device", "cpu");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("moco batch 5 queue 300 dim 16 tau 0.07"), r.out());
         assertTrue(r.out().contains("dense logits avoided"), r.out());
@@ -39,9 +39,9 @@ class ContrastiveBenchTest {
     @Test
     void badArgumentsExitTwoWithOneLine() {
         for (String[] args : new String[][] {
-                {"bench", "ntxent", "--batch", "1", "--dim", "8", "--device", "cpu"},
-                {"bench", "ntxent", "--batch", "8", "--dim", "8", "--tau", "0", "--device", "cpu"},
-                {"bench", "moco", "--batch", "8", "--dim", "8", "--device", "cpu"},
+                {"bench", "ntxent", "--batch-size", "1", "--dim", "8", "--device", "cpu"},
+                {"bench", "ntxent", "--batch-size", "8", "--dim", "8", "--tau", "0", "--device", "cpu"},
+                {"bench", "moco", "--batch-size", "8", "--dim", "8", "--device", "cpu"},
                 {"bench", "simclr"}}) {
             Result r = run(args);
             assertEquals(2, r.code(), String.join(" ", args) + ": " + r.err());

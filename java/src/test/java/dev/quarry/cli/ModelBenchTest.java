@@ -18,7 +18,7 @@ class ModelBenchTest {
 
     @Test
     void trainReportsImagesPerSecondAndShareOfPeak() {
-        Result r = run("bench", "train", "--model", "convnet", "--batch", "8", "--steps", "2", "--reps", "3", "--warmup", "1", "--device", "cpu");
+        Result r = run("bench", "train", "--model", "convnet", "--batch-size", "8", "--steps", "2", "--reps", "3", "--warmup", "1", "--device", "cpu");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("peak = sgemm 2048^3 measured now"), r.out());
         assertTrue(r.out().contains("train: batch 8, Adam, 3 reps x 2 steps after 1 warm-up steps"), r.out());
@@ -30,7 +30,7 @@ class ModelBenchTest {
 
     @Test
     void mcCountsThePrefixOnceAndTheRestPerSample() {
-        Result r = run("bench", "mc", "--model", "convnet", "--pool", "37", "--samples", "3", "--batch", "16", "--reps", "2", "--warmup", "1",
+        Result r = run("bench", "mc", "--model", "convnet", "--pool", "37", "--samples", "3", "--batch-size", "16", "--reps", "2", "--warmup", "1",
                 "--device", "cpu");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("mc: pool 37 in chunks of 16, K = 3 samples (1 layers before the first dropout run once)"), r.out());
@@ -40,17 +40,17 @@ class ModelBenchTest {
 
     @Test
     void smallResnetTrainsAndBadOptionsAreOneLineUsageErrors() {
-        Result ok = run("bench", "train", "--model", "resnet", "--width", "4", "--blocks", "1,1", "--image", "12x12x3", "--dropout", "blocks",
-                "--batch", "4", "--steps", "1", "--reps", "1", "--warmup", "0", "--device", "cpu");
+        Result ok = run("bench", "train", "--model", "resnet", "--width", "4", "--blocks", "1,1", "--image", "12x12x3", "--dropout-placement", "blocks",
+                "--batch-size", "4", "--steps", "1", "--reps", "1", "--warmup", "0", "--device", "cpu");
         assertEquals(0, ok.code(), ok.err());
         assertTrue(ok.out().contains("blocks [1, 1], dropout EVERY_BLOCK p=0.5"), ok.out());
         String[][] bad = {
-                {"bench", "train", "--model", "vgg", "--batch", "4"},
-                {"bench", "train", "--model", "resnet18", "--batch", "4", "--width", "8"},
-                {"bench", "train", "--model", "resnet", "--batch", "4", "--image", "12x12"},
-                {"bench", "train", "--model", "resnet", "--batch", "4", "--dropout", "sometimes"},
+                {"bench", "train", "--model", "vgg", "--batch-size", "4"},
+                {"bench", "train", "--model", "resnet18", "--batch-size", "4", "--width", "8"},
+                {"bench", "train", "--model", "resnet", "--batch-size", "4", "--image", "12x12"},
+                {"bench", "train", "--model", "resnet", "--batch-size", "4", "--dropout-placement", "sometimes"},
                 {"bench", "train", "--model", "convnet"},
-                {"bench", "mc", "--model", "resnet18", "--pool", "10", "--samples", "2", "--dropout", "none"},
+                {"bench", "mc", "--model", "resnet18", "--pool", "10", "--samples", "2", "--dropout-placement", "none"},
                 {"bench", "mc", "--model", "convnet", "--pool", "0", "--samples", "2"},
                 {"bench", "fly"},
         };

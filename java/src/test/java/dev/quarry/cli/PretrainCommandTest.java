@@ -62,6 +62,21 @@ class PretrainCommandTest {
                 "--quiet", "--out", tmp.resolve("x").toString()));
         assertTrue(err.toString().contains("encoder"), err.toString());
         assertFalse(Files.exists(tmp.resolve("x")));
+        // a damaged encoder (one flipped bit in its weights, or cut short) is refused before any training
+        byte[] good = Files.readAllBytes(enc);
+        byte[] flipped = good.clone();
+        flipped[good.length - 1001] ^= 0x10;
+        Path damaged = tmp.resolve("damaged.safetensors");
+        for (byte[] b : new byte[][] {flipped, java.util.Arrays.copyOf(good, good.length - 4)}) {
+            Files.write(damaged, b);
+            for (String mode : new String[] {"--linear", "--finetune"}) {
+                err.reset();
+                assertEquals(2, run(new ByteArrayOutputStream(), err, "al", "--encoder", damaged.toString(), mode, "--model", "resnet", "--device", "cpu",
+                        "--quiet", "--out", tmp.resolve("x").toString()), err.toString());
+                assertTrue(err.toString().startsWith("quarry al: " + damaged) && err.toString().lines().count() == 1, err.toString());
+                assertFalse(Files.exists(tmp.resolve("x")));
+            }
+        }
         String[][] bad = {{"--tau", "0", "--tau must be positive"}, {"--batch-size", "1", "at least 2"}, {"--method", "byol", "unknown --method"},
                 {"--model", "convnet", "ResNet encoder"}};
         for (String[] b : bad) {

@@ -39,9 +39,9 @@ class TrainCommandTest {
     @Test
     void missingDataAndUnknownNamesExitTwoWithoutOutput() {
         String[][] cases = {
-                {"--dataset", "mnist", "--data-dir", tmp.toString(), "no train-images-idx3-ubyte"},
+                {"--dataset", "mnist", "--data-dir", tmp.toString(), "no train-images-idx3-ubyte.gz); looked in (1) --data-dir " + tmp.resolve("mnist-full") + ", (2) --data-dir " + tmp + "; fix: quarry data fetch mnist --data-dir " + tmp},
                 {"--dataset", "imagenet", "--data-dir", tmp.toString(), "unknown dataset 'imagenet'"},
-                {"--dataset", "mnist-sample", "--data-dir", tmp.toString(), "no such file"},
+                {"--dataset", "mnist-sample", "--data-dir", tmp.toString(), "mnist-sample: not found (no t10k-images-idx3-ubyte.gz); looked in (1) --data-dir"},
         };
         for (String[] c : cases) {
             Path out = tmp.resolve("out");

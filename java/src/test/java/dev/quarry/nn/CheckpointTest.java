@@ -82,4 +82,58 @@ class CheckpointTest {
             }
         }
     }
+
+    private static byte[] withHeader(byte[] file, java.util.function.UnaryOperator<String> edit) {
+        long len = java.nio.ByteBuffer.wrap(file, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        byte[] h = edit.apply(new String(file, 8, (int) len, java.nio.charset.StandardCharsets.UTF_8)).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + h.length + file.length - 8 - (int) len).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        return b.putLong(h.length).put(h).put(file, 8 + (int) len, file.length - 8 - (int) len).array();
+    }
+
+    @Test
+    void checksumIsWrittenAndVerified() throws IOException {
+        Path file = tmp.resolve("c.safetensors"), bad = tmp.resolve("bad.safetensors");
+        try (Sequential a = net(cpu, 1); Sequential b = net(cpu, 2)) {
+            Checkpoint.save(file, a, null, Map.of("model", "x"));
+            assertTrue(Checkpoint.metadata(file).get(Checkpoint.CRC_KEY).matches("[0-9a-f]{8}"));
+            byte[] bytes = Files.readAllBytes(file);
+            bytes[bytes.length - 7] ^= 0x01; // one bit of one weight: still a finite float
+            Files.write(bad, bytes);
+            List<float[]> before = snapshot(b, null);
+            IOException e = assertThrows(dev.quarry.util.BadInputException.class, () -> Checkpoint.load(bad, b, null));
+            assertTrue(e.getMessage().startsWith(bad.toString()) && e.getMessage().contains("checksum mismatch"), e.getMessage());
+            List<float[]> after = snapshot(b, null);
+            for (int i = 0; i < before.size(); i++) assertArrayEquals(before.get(i), after.get(i), "a refused file changes nothing");
+            // a file without a checksum (another tool's) still loads
+            Files.write(bad, withHeader(Files.readAllBytes(file), h -> h.replaceFirst(",?\"" + Checkpoint.CRC_KEY + "\":\"[0-9a-f]{8}\"", "")));
+            assertNull(Checkpoint.load(bad, b, null).get(Checkpoint.CRC_KEY));
+            Files.write(bad, withHeader(Files.readAllBytes(file), h -> h.replaceFirst("(\"" + Checkpoint.CRC_KEY + "\":\")[0-9a-f]{8}", "$1xyz")));
+            assertTrue(assertThrows(IOException.class, () -> Checkpoint.load(bad, b, null)).getMessage().contains("malformed"));
+        }
+    }
+
+    @Test
+    void nonFiniteWeightsAndMalformedHeadersAreRefused() throws IOException {
+        Path file = tmp.resolve("n.safetensors"), bad = tmp.resolve("bad.safetensors");
+        try (Sequential a = net(cpu, 1); Sequential b = net(cpu, 2)) {
+            Checkpoint.save(file, a, null, Map.of());
+            byte[] plain = withHeader(Files.readAllBytes(file), h -> h.replaceFirst(",?\"" + Checkpoint.CRC_KEY + "\":\"[0-9a-f]{8}\"", ""));
+            for (float v : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+                byte[] x = plain.clone();
+                java.nio.ByteBuffer.wrap(x).order(java.nio.ByteOrder.LITTLE_ENDIAN).putFloat(x.length - 8, v);
+                Files.write(bad, x);
+                IOException e = assertThrows(dev.quarry.util.BadInputException.class, () -> Checkpoint.load(bad, b, null));
+                assertTrue(e.getMessage().contains("holds " + v), e.getMessage());
+            }
+            String[][] edits = {{"\"dtype\":\"F32\"", "\"dtyp\":\"F32\"", "malformed header entry"},
+                    {"\"data_offsets\":\\[0,", "\"data_offsets\":[-4,", "bad data offsets"},
+                    {"\"shape\":\\[", "\"shape\":[1.5,", "malformed shape"},
+                    {"^\\{", "[", "unreadable safetensors header"}};
+            for (String[] ed : edits) {
+                Files.write(bad, withHeader(plain, h -> h.replaceFirst(ed[0], ed[1])));
+                IOException e = assertThrows(dev.quarry.util.BadInputException.class, () -> Checkpoint.load(bad, b, null), ed[0]);
+                assertTrue(e.getMessage().contains(ed[2]) && !e.getMessage().contains("\n"), ed[0] + ": " + e.getMessage());
+            }
+        }
+    }
 }

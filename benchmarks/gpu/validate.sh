@@ -9,7 +9,8 @@
 # with QUARRY_REQUIRE_GPU=1; run test_ops under compute-sanitizer memcheck and racecheck; the same three steps for
 # test_contrastive (the contrastive losses' suite: test_contrastive, contrastive_memcheck, contrastive_racecheck);
 # run test_ssl (the SimCLR augmentation and LARS suite) alone and under memcheck; test_ptx (the bf16/tf32 mma.sync,
-# ldmatrix and cp.async building blocks of native/cuda/ptx.cuh against float64); then the benchmarks:
+# ldmatrix and cp.async building blocks of native/cuda/ptx.cuh against float64); test_bigindex (ops over 2^31 + 5
+# elements, about 32 GiB of device memory); then the benchmarks:
 # bench_ops (Quarry's kernels, OUT_DIR/bench_ops.json); resnet_check (bench_resnet --check with QUARRY_REQUIRE_GPU=1:
 # the composed ResNet-18 against finite differences, and its CUDA training steps and the ConvNet's MC inference against
 # the CPU's); bench_resnet (ResNet-18 CIFAR training at batch 512 and ConvNet MC inference, pool 10,000, K = 100,
@@ -291,7 +292,8 @@ cmake_args=(-S native -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DQUARRY_OPENBLAS=O
 build_targets=()
 if [ "$EMULATE" = 1 ]; then
     cmake_args+=(-DQUARRY_CUDA=OFF -DQUARRY_CUDA_EMU=ON)
-    build_targets=(--target test_ops_cuda_emu test_contrastive_cuda_emu test_ssl_cuda_emu test_ptx_cuda_emu)
+    build_targets=(--target test_ops_cuda_emu test_contrastive_cuda_emu test_ssl_cuda_emu test_ptx_cuda_emu
+        test_bigindex_cuda_emu)
 else
     # The emulated twin is for machines without a GPU: not built here.
     cmake_args+=(-DQUARRY_REQUIRE_CUDA=ON -DQUARRY_CUDA_EMU=OFF
@@ -401,6 +403,17 @@ elif can_run test_ptx; then
     run_step test_ptx env QUARRY_REQUIRE_GPU=1 "$PTX_TEST"
     summary="$(last_match '^[0-9]+ passed, [0-9]+ failed' "$OUT/test_ptx.log")"
     record test_ptx "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
+fi
+
+# ---- index arithmetic past 2^31 elements (about 32 GiB of device memory; emulated: block 0 of each launch) ----
+BIG_TEST="$BUILD/test_bigindex$EMU_SUFFIX"
+if [ ! -x "$BIG_TEST" ]; then
+    echo "skipped: $BIG_TEST was not built" >"$OUT/test_bigindex.log"
+    record test_bigindex SKIP 0.0 "test_bigindex not built"
+elif can_run test_bigindex; then
+    run_step test_bigindex env QUARRY_REQUIRE_GPU=1 QY_CUDA_EMU_BLOCKS=0 "$BIG_TEST"
+    summary="$(last_match '^[0-9]+ passed, [0-9]+ failed' "$OUT/test_bigindex.log")"
+    record test_bigindex "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
 fi
 
 # ---- benchmarks: Quarry's kernels, the same workloads in PyTorch, the ratio table ----

@@ -514,6 +514,29 @@ struct Coverage {
 };
 Coverage g_coverage;
 
+// QY_CUDA_EMU_BLOCKS="0,-1": run only these linear block indices of every launch (negative: from the end), for
+// tests that address huge arrays and check only what those blocks write. Unset: every block.
+struct BlockSubset {
+    std::vector<int64_t> picks;
+    bool runs(uint64_t block, uint64_t nblocks) const {
+        if (picks.empty()) return true;
+        for (int64_t p : picks)
+            if ((p >= 0 ? (uint64_t)p : nblocks + (uint64_t)p) == block) return true;
+        return false;
+    }
+};
+BlockSubset block_subset() {
+    BlockSubset s;
+    const char* v = std::getenv("QY_CUDA_EMU_BLOCKS");
+    for (const char* c = v; c && *c;) {
+        char* end = nullptr;
+        s.picks.push_back(std::strtoll(c, &end, 10));
+        c = (*end == ',') ? end + 1 : end;
+        if (end == c && *c) break;
+    }
+    return s;
+}
+
 int env_int(const char* name, int fallback) {
     const char* v = std::getenv(name);
     if (!v || !*v) return fallback;
@@ -681,9 +704,12 @@ cudaError_t run_grid(const char* kernel, dim3 grid, dim3 block, size_t smem, Thr
     tls_block.block_dim = block;
     tls_block.grid_dim = grid;
     tls_block.dyn_smem = smem ? s.dyn_smem.data() : nullptr;
+    const BlockSubset subset = block_subset();
+    const uint64_t nblocks = (uint64_t)grid.x * grid.y * grid.z;
     for (unsigned bz = 0; bz < grid.z; ++bz)
         for (unsigned by = 0; by < grid.y; ++by)
             for (unsigned bx = 0; bx < grid.x; ++bx) {
+                if (!subset.runs(bx + (uint64_t)grid.x * (by + (uint64_t)grid.y * bz), nblocks)) continue;
                 tls_block.block_idx = {bx, by, bz};
                 for (Fiber& f : s.fibers) {
                     f.state = State::NotStarted;
@@ -797,11 +823,21 @@ const char* cudaGetErrorString(cudaError_t err) {
     }
     return "unknown error";
 }
+// Allocations of at least this size are mapped lazily (untouched pages cost nothing), so a test can address more
+// than 2^31 elements while a block subset (QY_CUDA_EMU_BLOCKS) touches only a few pages of them.
+constexpr size_t kSparseBytes = (size_t)1 << 30;
+
 cudaError_t cudaMalloc(void** ptr, size_t bytes) {
     *ptr = nullptr;
-    // 256-byte alignment, as cudaMalloc guarantees; a zero-byte request still gets a distinct pointer.
-    void* p = std::aligned_alloc(256, ((bytes ? bytes : 1) + 255) / 256 * 256);
-    if (!p) return set_error(cudaErrorMemoryAllocation);
+    void* p = nullptr;
+    if (bytes >= kSparseBytes) {
+        p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) return set_error(cudaErrorMemoryAllocation);
+    } else {
+        // 256-byte alignment, as cudaMalloc guarantees; a zero-byte request still gets a distinct pointer.
+        p = std::aligned_alloc(256, ((bytes ? bytes : 1) + 255) / 256 * 256);
+        if (!p) return set_error(cudaErrorMemoryAllocation);
+    }
     std::lock_guard<std::mutex> lock(g_mutex);
     g_allocs[reinterpret_cast<uintptr_t>(p)] = bytes;
     *ptr = p;
@@ -809,6 +845,7 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
 }
 cudaError_t cudaFree(void* ptr) {
     if (!ptr) return cudaSuccess;
+    size_t bytes = 0;
     {
         std::lock_guard<std::mutex> lock(g_mutex);
         auto it = g_allocs.find(reinterpret_cast<uintptr_t>(ptr));
@@ -816,9 +853,13 @@ cudaError_t cudaFree(void* ptr) {
             std::fprintf(stderr, "cuda_emu: cudaFree of %p, which is not a live allocation\n", ptr);
             return set_error(cudaErrorInvalidDevicePointer);
         }
+        bytes = it->second;
         g_allocs.erase(it);
     }
-    std::free(ptr);
+    if (bytes >= kSparseBytes)
+        munmap(ptr, bytes);
+    else
+        std::free(ptr);
     return cudaSuccess;
 }
 cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t) { return cudaMalloc(ptr, bytes); }

@@ -1,5 +1,6 @@
 # Planted bugs for the emulated CUDA suite (run_mutants.cmake applies them one at a time to a copy of native/).
-# Each: quarry_mutant(<name> <file under native/> <test program> <QUARRY_TEST_FILTER> <original text> <planted text>).
+# Each: quarry_mutant(<name> <file under native/> <test program> <QUARRY_TEST_FILTER> <original text> <planted text>
+# [VAR=value ...]), the optional settings added to the test run's environment.
 # The original text must occur exactly once, so a mutant that no longer applies fails instead of passing silently.
 
 quarry_mutant("off-by-one bound: GEMM loader reads k = K" cuda/linear.cu test_ops "linear n="
@@ -59,3 +60,8 @@ quarry_mutant("barrier reached by only some threads: a LARS thread returns early
     }
     if (threadIdx.x == kThreads - 1) return;
     lanes[threadIdx.x] = acc;]==])
+
+quarry_mutant("32-bit index: fill's grid-stride loop wraps past 2^31 elements" cuda/elementwise.cu test_bigindex "fill"
+  [==[    QY_GRID_STRIDE(i, n) out[i] = value;]==]
+  [==[    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) out[i] = value;]==]
+  QY_CUDA_EMU_BLOCKS=0)

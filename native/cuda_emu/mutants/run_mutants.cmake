@@ -1,7 +1,8 @@
 # Proves that the emulated CUDA suite catches kernel bugs: plants each bug of mutants.cmake, one at a time, in a copy
 # of native/, rebuilds the emulated library and the one test program, runs that program on the mutated op only
 # (QUARRY_TEST_FILTER) and requires it to fail; the unmutated copy must pass the same runs first.
-#   cmake -DNATIVE=<native/> -DWORK=<scratch folder> [-DOPENBLAS_DIR=<dir>] [-DJOBS=2] -P run_mutants.cmake
+#   cmake -DNATIVE=<native/> -DWORK=<scratch folder> [-DOPENBLAS_DIR=<dir>] [-DJOBS=2] [-DONLY=<regex>] -P run_mutants.cmake
+# (ONLY: just the mutants whose name matches).
 # Writes WORK/mutants.md (one row per mutant) and fails if any mutant survives.
 cmake_minimum_required(VERSION 3.18)
 if(NOT JOBS)
@@ -27,8 +28,10 @@ if(NOT rc EQUAL 0)
 endif()
 
 set(names "")
+# Optional after `planted`: extra VAR=value settings for the test run (e.g. QY_CUDA_EMU_BLOCKS=0).
 macro(quarry_mutant name file program filter original planted)
   list(APPEND names "${name}")
+  set("m_${name}_env" ${ARGN})
   set("m_${name}_file" "${file}")
   set("m_${name}_program" "${program}")
   set("m_${name}_filter" "${filter}")
@@ -38,13 +41,13 @@ endmacro()
 include("${CMAKE_CURRENT_LIST_DIR}/mutants.cmake")
 
 # Builds <program>_cuda_emu and runs it filtered; sets <out_rc> (0 = suite passed) and <out_log>.
-function(run_suite program filter out_rc out_log)
+function(run_suite program filter extra_env out_rc out_log)
   execute_process(COMMAND "${CMAKE_COMMAND}" --build "${build}" --target ${program}_cuda_emu --parallel ${JOBS}
                   RESULT_VARIABLE brc OUTPUT_VARIABLE bout ERROR_VARIABLE bout)
   if(NOT brc EQUAL 0)
     message(FATAL_ERROR "building ${program}_cuda_emu failed:\n${bout}")
   endif()
-  execute_process(COMMAND "${CMAKE_COMMAND}" -E env ${env} QUARRY_REQUIRE_GPU=1 "QUARRY_TEST_FILTER=${filter}"
+  execute_process(COMMAND "${CMAKE_COMMAND}" -E env ${env} ${extra_env} QUARRY_REQUIRE_GPU=1 "QUARRY_TEST_FILTER=${filter}"
                           "${build}/${program}_cuda_emu"
                   RESULT_VARIABLE trc OUTPUT_VARIABLE tout ERROR_VARIABLE tout TIMEOUT 600)
   set(${out_rc} "${trc}" PARENT_SCOPE)
@@ -54,6 +57,9 @@ endfunction()
 set(report "| planted bug | file | suite run | result |\n|---|---|---|---|\n")
 set(survivors 0)
 foreach(name ${names})
+  if(ONLY AND NOT name MATCHES "${ONLY}")
+    continue()
+  endif()
   set(file "${src}/${m_${name}_file}")
   set(program "${m_${name}_program}")
   set(filter "${m_${name}_filter}")
@@ -64,14 +70,14 @@ foreach(name ${names})
     message(FATAL_ERROR "mutant '${name}': its original text must occur exactly once in ${m_${name}_file}")
   endif()
   # The real source first: the same filtered run must pass and must have run CUDA cases.
-  run_suite(${program} "${filter}" rc log)
+  run_suite(${program} "${filter}" "${m_${name}_env}" rc log)
   if(NOT rc EQUAL 0 OR NOT log MATCHES "PASS cuda ")
     message(FATAL_ERROR "mutant '${name}': the unmutated ${program}_cuda_emu run (filter '${filter}') did not pass "
                         "with CUDA cases:\n${log}")
   endif()
   string(REPLACE "${m_${name}_original}" "${m_${name}_planted}" mutated "${pristine}")
   file(WRITE "${file}" "${mutated}")
-  run_suite(${program} "${filter}" rc log)
+  run_suite(${program} "${filter}" "${m_${name}_env}" rc log)
   file(WRITE "${file}" "${pristine}")
   if(rc EQUAL 0)
     set(result "SURVIVED")
@@ -80,6 +86,9 @@ foreach(name ${names})
     string(REGEX MATCH "(cuda_emu: [^\n]*|FAIL cuda [^\n]*)" first_failure "${log}")
     string(REPLACE "|" "/" first_failure "${first_failure}")
     string(SUBSTRING "${first_failure}" 0 150 first_failure)
+    if(first_failure STREQUAL "")
+      set(first_failure "the test program exited with '${rc}'")
+    endif()
     set(result "caught: ${first_failure}")
   endif()
   message("${name}: ${result}")

@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +28,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cuda_runtime.h"
@@ -674,6 +676,51 @@ cudaError_t set_max_dynamic_smem(const void* key, int bytes) {
     return cudaSuccess;
 }
 
+namespace {
+
+// Watchdog: a launch running longer than QY_CUDA_EMU_WATCHDOG seconds (default 600; 0 = never) is a kernel that does
+// not terminate (a GPU would hang too): the process prints the kernel and block and exits with status 124.
+struct Watchdog {
+    std::mutex m;
+    std::chrono::steady_clock::time_point start;
+    const char* kernel = nullptr;
+    uint3 block{};
+    bool running = false;
+
+    void begin(const char* k) {
+        static const double limit = [] {
+            const char* v = std::getenv("QY_CUDA_EMU_WATCHDOG");
+            return v && *v ? std::atof(v) : 600.0;
+        }();
+        if (limit <= 0) return;
+        std::lock_guard<std::mutex> lock(m);
+        start = std::chrono::steady_clock::now();
+        kernel = k;
+        running = true;
+        static std::once_flag once;
+        std::call_once(once, [this] { std::thread([this] { watch(limit); }).detach(); });
+    }
+    void end() {
+        std::lock_guard<std::mutex> lock(m);
+        running = false;
+    }
+    void watch(double limit) {
+        for (;;) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+            std::lock_guard<std::mutex> lock(m);
+            if (running && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > limit) {
+                std::fprintf(stderr, "cuda_emu: %s ran longer than %.0f s (QY_CUDA_EMU_WATCHDOG): a kernel that does "
+                             "not terminate; exiting\n", kernel, limit);
+                std::fflush(stderr);
+                std::_Exit(124);
+            }
+        }
+    }
+};
+Watchdog g_watchdog;
+
+}  // namespace
+
 cudaError_t run_grid(const char* kernel, dim3 grid, dim3 block, size_t smem, ThreadBody body, void* launch) {
     const uint64_t threads = (uint64_t)block.x * block.y * block.z;
     if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
@@ -704,6 +751,10 @@ cudaError_t run_grid(const char* kernel, dim3 grid, dim3 block, size_t smem, Thr
     tls_block.block_dim = block;
     tls_block.grid_dim = grid;
     tls_block.dyn_smem = smem ? s.dyn_smem.data() : nullptr;
+    g_watchdog.begin(kernel);
+    struct EndWatch {
+        ~EndWatch() { g_watchdog.end(); }
+    } end_watch;
     const BlockSubset subset = block_subset();
     const uint64_t nblocks = (uint64_t)grid.x * grid.y * grid.z;
     for (unsigned bz = 0; bz < grid.z; ++bz)
@@ -834,9 +885,12 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
         p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) return set_error(cudaErrorMemoryAllocation);
     } else {
-        // 256-byte alignment, as cudaMalloc guarantees; a zero-byte request still gets a distinct pointer.
-        p = std::aligned_alloc(256, ((bytes ? bytes : 1) + 255) / 256 * 256);
+        // 256-byte alignment, as cudaMalloc guarantees, and at least 256 bytes past the end filled with 0xff (NaN as
+        // floats and doubles): a kernel that reads past its array gets NaN, which every parity check reports.
+        const size_t padded = (bytes + 255) / 256 * 256 + 256;
+        p = std::aligned_alloc(256, padded);
         if (!p) return set_error(cudaErrorMemoryAllocation);
+        std::memset(static_cast<char*>(p) + bytes, 0xff, padded - bytes);
     }
     std::lock_guard<std::mutex> lock(g_mutex);
     g_allocs[reinterpret_cast<uintptr_t>(p)] = bytes;

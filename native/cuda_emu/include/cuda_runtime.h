@@ -13,7 +13,8 @@
 //   then reports cudaErrorLaunchFailure (printed with kernel, block, thread and source line) and the op fails.
 // - __shared__ variables are per block (function-local statics, reused block after block); dynamic shared memory
 //   is a fresh buffer per block filled with 0xff bytes (NaN as floats), so reads of unwritten slots show.
-// - Device memory is host memory; cudaMemcpy checks that both ranges lie inside known allocations.
+// - Device memory is host memory with a NaN-filled margin past each allocation (a read past the end yields NaN);
+//   cudaMemcpy checks that both ranges lie inside known allocations.
 // What it verifies: indices, bounds logic, barrier placement, warp-collective lanes, fragment layouts, RNG
 // counters, determinism. What only a GPU can: timing, and races that this fixed run-to-block schedule never
 // produces (e.g. two blocks writing one address, or memory ordering without fences).

@@ -10,7 +10,8 @@ if(NOT JOBS)
 endif()
 set(src "${WORK}/src/native")
 set(build "${WORK}/build")
-file(REMOVE_RECURSE "${WORK}/src" "${build}/CMakeCache.txt")
+# A fresh build: copied sources keep their times, so objects left by an interrupted run could pass for them.
+file(REMOVE_RECURSE "${WORK}/src" "${build}")
 file(COPY "${NATIVE}/" DESTINATION "${src}")
 file(COPY "${NATIVE}/../cmake/" DESTINATION "${WORK}/src/cmake")
 if(OPENBLAS_DIR)
@@ -47,7 +48,9 @@ function(run_suite program filter extra_env out_rc out_log)
   if(NOT brc EQUAL 0)
     message(FATAL_ERROR "building ${program}_cuda_emu failed:\n${bout}")
   endif()
-  execute_process(COMMAND "${CMAKE_COMMAND}" -E env ${env} ${extra_env} QUARRY_REQUIRE_GPU=1 "QUARRY_TEST_FILTER=${filter}"
+  # A planted bug may make a kernel loop forever: the emulator's watchdog ends any launch after 60 s.
+  execute_process(COMMAND "${CMAKE_COMMAND}" -E env ${env} QY_CUDA_EMU_WATCHDOG=60 ${extra_env} QUARRY_REQUIRE_GPU=1
+                          "QUARRY_TEST_FILTER=${filter}"
                           "${build}/${program}_cuda_emu"
                   RESULT_VARIABLE trc OUTPUT_VARIABLE tout ERROR_VARIABLE tout TIMEOUT 600)
   set(${out_rc} "${trc}" PARENT_SCOPE)
@@ -87,7 +90,9 @@ foreach(name ${names})
     string(REPLACE "|" "/" first_failure "${first_failure}")
     string(SUBSTRING "${first_failure}" 0 150 first_failure)
     if(first_failure STREQUAL "")
-      set(first_failure "the test program exited with '${rc}'")
+      string(REGEX MATCH "[^\n]*\n?$" last_line "${log}")
+      string(STRIP "${last_line}" last_line)
+      set(first_failure "the test program exited with '${rc}': ${last_line}")
     endif()
     set(result "caught: ${first_failure}")
   endif()

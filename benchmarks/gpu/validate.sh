@@ -394,27 +394,24 @@ else
     fi
 fi
 
-# ---- the PTX building blocks (bf16/tf32 mma.sync, ldmatrix, cp.async) against float64: layouts checked on hardware ----
-PTX_TEST="$BUILD/test_ptx$EMU_SUFFIX"
-if [ ! -x "$PTX_TEST" ]; then
-    echo "skipped: $PTX_TEST was not built" >"$OUT/test_ptx.log"
-    record test_ptx SKIP 0.0 "test_ptx not built"
-elif can_run test_ptx; then
-    run_step test_ptx env QUARRY_REQUIRE_GPU=1 "$PTX_TEST"
-    summary="$(last_match '^[0-9]+ passed, [0-9]+ failed' "$OUT/test_ptx.log")"
-    record test_ptx "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
-fi
-
-# ---- index arithmetic past 2^31 elements (about 32 GiB of device memory; emulated: block 0 of each launch) ----
-BIG_TEST="$BUILD/test_bigindex$EMU_SUFFIX"
-if [ ! -x "$BIG_TEST" ]; then
-    echo "skipped: $BIG_TEST was not built" >"$OUT/test_bigindex.log"
-    record test_bigindex SKIP 0.0 "test_bigindex not built"
-elif can_run test_bigindex; then
-    run_step test_bigindex env QUARRY_REQUIRE_GPU=1 QY_CUDA_EMU_BLOCKS=0 "$BIG_TEST"
-    summary="$(last_match '^[0-9]+ passed, [0-9]+ failed' "$OUT/test_bigindex.log")"
-    record test_bigindex "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
-fi
+# test_program STEP [VAR=value ...]: runs $BUILD/STEP (its _cuda_emu twin when emulated) with QUARRY_REQUIRE_GPU=1
+# and the settings given, and records its tally line; SKIP when it was not built.
+test_program() {
+    local step="$1" binary="$BUILD/$1$EMU_SUFFIX" summary
+    shift
+    if [ ! -x "$binary" ]; then
+        echo "skipped: $binary was not built" >"$OUT/$step.log"
+        record "$step" SKIP 0.0 "$step not built"
+    elif can_run "$step"; then
+        run_step "$step" env QUARRY_REQUIRE_GPU=1 "$@" "$binary"
+        summary="$(last_match '^[0-9]+ passed, [0-9]+ failed' "$OUT/$step.log")"
+        record "$step" "$(status_of "$STEP_RC")" "$STEP_SECS" "${summary:-no summary (crashed?)}$(timed_out_note)"
+    fi
+}
+# The PTX building blocks (bf16/tf32 mma.sync, ldmatrix, cp.async) against float64: layouts checked on hardware.
+test_program test_ptx
+# Index arithmetic past 2^31 elements (about 32 GiB of device memory; emulated: block 0 of each launch).
+test_program test_bigindex QY_CUDA_EMU_BLOCKS=0
 
 # ---- benchmarks: Quarry's kernels, the same workloads in PyTorch, the ratio table ----
 PHASE=bench

@@ -15,10 +15,11 @@
 //   or downloaded per step (the loss stays on the device; it is read after the timed reps and must be finite).
 //   Defaults: batch 512 on cuda (32 on cpu), 32x32x3 images, 3 warm-up steps, 3 reps of 4 steps.
 // mc: McInference over a pool of N images with K samples: per chunk of C images (McInference.chunkImages's rule
-//   unless --chunk: K stacked copies of conv1's output within 256 MiB, at most 512), conv1 once, K copies stacked into
-//   one K*C batch (qy_copy), the suffix with every dropout in consistent-MC mode (mask index 2^62 + k for rows
-//   [k*C, (k+1)*C)), log-softmax, swap01 into the [N][K][10] output. p = 0.5. The chunk of inputs is made once and
-//   reused for every chunk. Defaults: pool 10,000 (256 on cpu), K = 100, 1 warm-up pass, 3 reps of one pass.
+//   unless --chunk: K stacked copies of conv1's output within 256 MiB, at most 512), conv1, max pool and ReLU once
+//   (the pool and ReLU commute exactly with the per-channel first dropout), the first dropout writing the K samples
+//   as one K*C batch straight from that output (mask index 2^62 + k for rows [k*C, (k+1)*C)), the rest with every
+//   later dropout in consistent-MC mode, log-softmax, swap01 into the [N][K][10] output. p = 0.5. The chunk of inputs
+//   is made once and reused for every chunk. Defaults: pool 10,000 (256 on cpu), K = 100, 1 warm-up pass, 3 reps.
 //
 // Reported: images/s at the median rep (min and max too), ms per timed unit (a step, or a pass over the pool) and
 // TFLOP/s from the layer shapes: a conv costs 2*Ho*Wo*Cout*Kh*Kw*Cin per image forward, a linear 2*in*out, and the
@@ -383,6 +384,19 @@ public:
            "qy_dropout");
         return {out_.f(), x.s};
     }
+    // Dropout.forwardMcStacked: rows [k * n, (k + 1) * n) of the result are x with mask index 2^62 + k, k < samples,
+    // written straight from x (no stacked copies of x).
+    Act forward_mc_stacked(Act x, int samples) {
+        Shape st = x.s;
+        st.n = x.s.n * samples;
+        out_.ensure(net_.dev, st.numel() * 4);
+        const int64_t spatial = channelwise_ ? (int64_t)x.s.h * x.s.w : 1;
+        for (int k = 0; k < samples; ++k)
+            ck(qy_dropout(net_.dev, nullptr, x.p, out_.f() + k * x.s.numel(), x.s.n, spatial,
+                          x.s.numel() / x.s.n / spatial, p_, net_.seed, layer_, kMcBase + (uint64_t)k, x.s.n),
+               "qy_dropout");
+        return {out_.f(), st};
+    }
     const float* backward(const float*) override { throw std::runtime_error("Dropout: MC inference only"); }
 
 private:
@@ -604,16 +618,15 @@ public:
 
     // McInference.run on m images at x, written to rows [start, start + m) of the [pool][K][10] output.
     void run_chunk(const float* x, int m, int start) {
-        const Act h = model_.forward_range({x, {m, 28, 28, 1}}, false, 0, 1);  // the prefix: conv1
-        Shape st = h.s;
-        st.n = m * k_;
-        stacked_.ensure(net_.dev, st.numel() * 4);
-        const int64_t bytes = h.s.numel() * 4;
-        for (int k = 0; k < k_; ++k)
-            ck(qy_copy(net_.dev, nullptr, stacked_.f() + k * h.s.numel(), h.p, bytes), "qy_copy");
-        for (Dropout* d : drops_) d->use_mc_samples(0, m);
-        const Act logits = model_.forward_range({stacked_.f(), st}, false, 1, model_.layers().size());
-        for (Dropout* d : drops_) d->use_mc_samples(-1, 1);
+        // Once per image: conv1, then max pool and ReLU (layers 2 and 3), which commute exactly with the per-channel
+        // first dropout (layer 1). That dropout writes the K samples stacked; the rest (layers 4...) runs on them.
+        const Act c1 = model_.forward_range({x, {m, 28, 28, 1}}, false, 0, 1);
+        const Act h = model_.forward_range(c1, false, 2, 4);
+        const Act stacked = drops_[0]->forward_mc_stacked(h, k_);
+        for (size_t i = 1; i < drops_.size(); ++i) drops_[i]->use_mc_samples(0, m);
+        const Act logits = model_.forward_range(stacked, false, 4, model_.layers().size());
+        for (size_t i = 1; i < drops_.size(); ++i) drops_[i]->use_mc_samples(-1, 1);
+        const Shape st = stacked.s;
         lp_.ensure(net_.dev, (int64_t)st.n * 10 * 4);
         ck(qy_log_softmax_fwd(net_.dev, nullptr, logits.p, lp_.f(), st.n, 10), "qy_log_softmax_fwd");
         ck(qy_swap01(net_.dev, nullptr, lp_.f(), out_.f() + (int64_t)start * k_ * 10, k_, m, 10), "qy_swap01");
@@ -634,7 +647,7 @@ private:
     Sequential model_;
     std::vector<Dropout*> drops_;
     int pool_, k_, chunk_;
-    Buf x_, stacked_, lp_, out_;
+    Buf x_, lp_, out_;
 };
 
 // ---- results and JSON (bench_ops.cpp's conventions) ---------------------------------------------------------------

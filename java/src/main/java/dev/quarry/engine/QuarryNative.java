@@ -12,6 +12,12 @@ import org.bytedeco.javacpp.annotation.Properties;
 @Properties(value = @Platform(include = "quarry.h", link = "quarry"))
 public final class QuarryNative {
     static {
+        // OpenBLAS's idle workers spin for 2^28 cycles (about 0.1 s) after each GEMM before they sleep, and between
+        // two GEMMs of a layer stack that is when im2col, dropout and pooling run: the spinner takes the core their
+        // OpenMP worker needs (about a sixth of all CPU samples of ConvNet MC inference on 2 cores). 2^4 cycles
+        // makes them sleep at once: bench mc and bench train of the ConvNet 1.2-1.4x faster on 2 shared cores (3
+        // back-to-back pairs each). OpenBLAS reads this once, as it loads (next line); a user's own setting wins.
+        QuarryEnv.setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);
         // libquarry.so needs libopenblas.so.0: load the preset's copy first so the dynamic linker finds it by SONAME.
         OpenBlasLibs.load();
         // Idle OpenMP workers spin by default and take the cores OpenBLAS's own threads need right after a

@@ -19,7 +19,7 @@ public final class Dropout implements Module {
     private long trainCounter;
     private long mcSample = -1, mcRows = 0;
     private long k0, rowsPerSample, spatial;
-    private boolean active;
+    private boolean active, stackedMc;
 
     public Dropout(float p, boolean channelwise, long seed, int layer) {
         if (!(p >= 0f && p < 1f)) throw new IllegalArgumentException("dropout p must be in [0, 1), got " + p);
@@ -48,6 +48,34 @@ public final class Dropout implements Module {
         this.mcRows = rowsPerSample;
     }
 
+    /** Whether the mask is per channel of an NHWC map (Dropout2d) rather than per feature. */
+    public boolean channelwise() {
+        return channelwise;
+    }
+
+    /**
+     * Consistent MC dropout of {@code samples} stacked samples of {@code x} [n][...], straight from {@code x}: rows
+     * [k * n, (k + 1) * n) of the result [samples * n][...] are {@code x} with mask index k. The same values as
+     * {@link #useMcSamples useMcSamples(0, n)} and a forward pass over K stacked copies of {@code x}, without making
+     * the copies. The result is this layer's buffer; an inference-only pass (no backward).
+     */
+    public Tensor forwardMcStacked(Tensor x, int samples) {
+        if (samples < 1) throw new IllegalArgumentException("MC samples must be >= 1, got " + samples);
+        int n = x.dim(0);
+        int[] shape = x.shape();
+        shape[0] = Math.multiplyExact(samples, n);
+        Tensor y = out.get(x.device(), shape);
+        long sp = channelwise ? (long) x.dim(1) * x.dim(2) : 1;
+        for (int k = 0; k < samples; k++) {
+            Tensor yk = y.slice(k * n, n);
+            if (p > 0f) Ops.dropout(x, yk, sp, p, seed, layer, MC_BASE + k, n);
+            else yk.copyFrom(x);
+        }
+        active = false;
+        stackedMc = true;
+        return y;
+    }
+
     /** Mask index for MC inference (k >= 0), or -1 to return to ordinary behaviour. */
     public void useMcSample(long k) {
         this.mcSample = k;
@@ -56,6 +84,7 @@ public final class Dropout implements Module {
 
     @Override
     public Tensor forward(Tensor x, boolean training) {
+        stackedMc = false;
         active = p > 0f && (training || mcSample >= 0);
         if (!active) return x;
         int rows = x.dim(0);
@@ -75,6 +104,7 @@ public final class Dropout implements Module {
 
     @Override
     public Tensor backward(Tensor dy) {
+        if (stackedMc) throw new IllegalStateException("no backward pass after forwardMcStacked (inference only)");
         if (!active) return dy;
         Tensor g = dx.get(dy.device(), dy.shape());
         Ops.dropout(dy, g, spatial, p, seed, layer, k0, rowsPerSample);

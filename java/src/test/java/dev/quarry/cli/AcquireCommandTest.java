@@ -1,5 +1,6 @@
 package dev.quarry.cli;
 
+import dev.quarry.testing.LogProbPools;
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -22,14 +23,7 @@ class AcquireCommandTest {
     Path tmp;
 
     private Path pool(int n, int k, int c, long seed) {
-        Random r = new Random(seed);
-        float[] lp = new float[n * k * c];
-        for (int i = 0; i < n * k; i++) {
-            double[] z = new double[c];
-            double s = 0;
-            for (int j = 0; j < c; j++) s += z[j] = Math.exp(r.nextGaussian());
-            for (int j = 0; j < c; j++) lp[i * c + j] = (float) Math.log(z[j] / s);
-        }
+        float[] lp = LogProbPools.logSoftmax(n, k, c, new Random(seed));
         Path p = tmp.resolve("pool-" + seed + ".npy");
         NpyFile.write(p, lp, new int[] {n, k, c});
         return p;

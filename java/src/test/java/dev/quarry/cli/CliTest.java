@@ -1,5 +1,6 @@
 package dev.quarry.cli;
 
+import dev.quarry.testing.LogProbPools;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.io.ByteArrayOutputStream;
@@ -282,15 +283,8 @@ class CliTest {
 
     @Test
     void acquireWithTheOldBatchPicksTheSamePointsAndWarnsOnce() throws Exception {
-        Random r = new Random(3);
         int n = 30, k = 6, c = 4;
-        float[] lp = new float[n * k * c];
-        for (int i = 0; i < n * k; i++) {
-            double[] z = new double[c];
-            double s = 0;
-            for (int j = 0; j < c; j++) s += z[j] = Math.exp(r.nextGaussian());
-            for (int j = 0; j < c; j++) lp[i * c + j] = (float) Math.log(z[j] / s);
-        }
+        float[] lp = LogProbPools.logSoftmax(n, k, c, new Random(3));
         Path in = tmp.resolve("pool.npy");
         NpyFile.write(in, lp, new int[] {n, k, c});
         Result old = run("acquire", "--logprobs", in.toString(), "--strategy", "batchbald", "--batch", "4", "--device", "cpu", "--quiet",

@@ -1,5 +1,6 @@
 package dev.quarry.data;
 
+import dev.quarry.testing.LogProbPools;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.quarry.engine.Device;
@@ -87,15 +88,7 @@ class ReaderFuzzTest {
     }
 
     static float[] logSoftmax(int n, int k, int c, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        float[] lp = new float[n * k * c];
-        for (int i = 0; i < n * k; i++) {
-            double[] z = new double[c];
-            double s = 0;
-            for (int j = 0; j < c; j++) s += z[j] = Math.exp(r.nextGaussian());
-            for (int j = 0; j < c; j++) lp[i * c + j] = (float) Math.log(z[j] / s);
-        }
-        return lp;
+        return LogProbPools.logSoftmax(n, k, c, new SplittableRandom(seed));
     }
 
     static byte[] gzip(byte[] raw) throws IOException {

@@ -611,20 +611,24 @@ void mma_m8n8k4_f64(double& d0, double& d1, double a, double b, const char* file
     d1 = from_bits<double>(out[1]);
 }
 
-void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const char* file, int line) {
+namespace {
+// The bf16 and tf32 mma share their fragment shapes: 4 A registers, 2 B registers, 4 f32 accumulators per lane.
+void mma_m16n8_f32(WarpOp op, float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const char* file,
+                   int line) {
     const uint64_t in[5] = {a[0] | ((uint64_t)a[1] << 32), a[2] | ((uint64_t)a[3] << 32), b[0] | ((uint64_t)b[1] << 32),
                             to_bits(d[0]) | (to_bits(d[1]) << 32), to_bits(d[2]) | (to_bits(d[3]) << 32)};
     uint64_t out[2];
-    warp_collective(WarpOp::MmaBf16, 0xffffffffu, in, 5, 0, 32, out, file, line);
+    warp_collective(op, 0xffffffffu, in, 5, 0, 32, out, file, line);
     for (int i = 0; i < 4; ++i) d[i] = from_bits<float>((uint32_t)(out[i / 2] >> (32 * (i % 2))));
+}
+}  // namespace
+
+void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const char* file, int line) {
+    mma_m16n8_f32(WarpOp::MmaBf16, d, a, b, file, line);
 }
 
 void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const char* file, int line) {
-    const uint64_t in[5] = {a[0] | ((uint64_t)a[1] << 32), a[2] | ((uint64_t)a[3] << 32), b[0] | ((uint64_t)b[1] << 32),
-                            to_bits(d[0]) | (to_bits(d[1]) << 32), to_bits(d[2]) | (to_bits(d[3]) << 32)};
-    uint64_t out[2];
-    warp_collective(WarpOp::MmaTf32, 0xffffffffu, in, 5, 0, 32, out, file, line);
-    for (int i = 0; i < 4; ++i) d[i] = from_bits<float>((uint32_t)(out[i / 2] >> (32 * (i % 2))));
+    mma_m16n8_f32(WarpOp::MmaTf32, d, a, b, file, line);
 }
 
 void ldmatrix(uint32_t* r, int count, bool trans, const void* row_address, const char* file, int line) {

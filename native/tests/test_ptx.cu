@@ -74,6 +74,17 @@ void compare(Test& t, const char* what, const std::vector<float>& got, const Vec
     t.expect(worst / scale <= tol, format("%s: error %.3g > %.1g", what, worst / scale, tol));
 }
 
+// The 16x8 f32 accumulator fragment of both mma shapes (row-major c and d): lane holds rows g and g+8, columns 2t
+// and 2t+1, with g = lane / 4, t = lane % 4.
+__device__ void load_c(const float* c, float (&acc)[4]) {
+    const int g = threadIdx.x / 4, t = threadIdx.x % 4;
+    for (int i = 0; i < 4; ++i) acc[i] = c[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2];
+}
+__device__ void store_d(const float (&acc)[4], float* d) {
+    const int g = threadIdx.x / 4, t = threadIdx.x % 4;
+    for (int i = 0; i < 4; ++i) d[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2] = acc[i];
+}
+
 // ---- mma.m16n8k16 bf16, fragments loaded straight from global memory by the documented layout ---------------------
 // a: 16x16 row-major, b: 16x8 stored [k][n], c/d: 16x8 row-major, all bf16 values held as float.
 __global__ void mma_bf16_kernel(const float* a, const float* b, const float* c, float* d) {
@@ -90,12 +101,10 @@ __global__ void mma_bf16_kernel(const float* a, const float* b, const float* c, 
                             pack(a[(g + 8) * 16 + 2 * t + 8], a[(g + 8) * 16 + 2 * t + 9])};
     const uint32_t bf[2] = {pack(b[(2 * t) * 8 + g], b[(2 * t + 1) * 8 + g]),
                             pack(b[(2 * t + 8) * 8 + g], b[(2 * t + 9) * 8 + g])};
-    float acc[4] = {c[g * 8 + 2 * t], c[g * 8 + 2 * t + 1], c[(g + 8) * 8 + 2 * t], c[(g + 8) * 8 + 2 * t + 1]};
+    float acc[4];
+    load_c(c, acc);
     qy::ptx::mma_m16n8k16_bf16(acc, af, bf);
-    d[g * 8 + 2 * t] = acc[0];
-    d[g * 8 + 2 * t + 1] = acc[1];
-    d[(g + 8) * 8 + 2 * t] = acc[2];
-    d[(g + 8) * 8 + 2 * t + 1] = acc[3];
+    store_d(acc, d);
 }
 
 // d = c + a b in float64 over an m x k by k x n product (row-major a [m][k], b [k][n], c [m][n]).
@@ -135,12 +144,10 @@ __global__ void mma_tf32_kernel(const float* a, const float* b, const float* c, 
     const uint32_t af[4] = {cvt_tf32(a[g * 8 + t]), cvt_tf32(a[(g + 8) * 8 + t]), cvt_tf32(a[g * 8 + t + 4]),
                             cvt_tf32(a[(g + 8) * 8 + t + 4])};
     const uint32_t bf[2] = {cvt_tf32(b[t * 8 + g]), cvt_tf32(b[(t + 4) * 8 + g])};
-    float acc[4] = {c[g * 8 + 2 * t], c[g * 8 + 2 * t + 1], c[(g + 8) * 8 + 2 * t], c[(g + 8) * 8 + 2 * t + 1]};
+    float acc[4];
+    load_c(c, acc);
     qy::ptx::mma_m16n8k8_tf32(acc, af, bf);
-    d[g * 8 + 2 * t] = acc[0];
-    d[g * 8 + 2 * t + 1] = acc[1];
-    d[(g + 8) * 8 + 2 * t] = acc[2];
-    d[(g + 8) * 8 + 2 * t + 1] = acc[3];
+    store_d(acc, d);
 }
 
 void test_mma_tf32(Test& t) {

@@ -175,32 +175,9 @@ class LazyGreedyTest {
         }
     }
 
-    /** a(A) = H(y_A) - sum H_c by enumerating all c^|A| configurations, in float64 (AcquisitionTest's reference). */
+    /** a(A) by enumerating all c^|A| configurations, in float64: AcquisitionTest's reference for a long[] set. */
     static double exactObjective(double[] lp, int k, int c, long[] set) {
-        int a = set.length;
-        int total = (int) Math.pow(c, a);
-        double h = 0;
-        for (int code0 = 0; code0 < total; code0++) {
-            double joint = 0;
-            for (int kk = 0; kk < k; kk++) {
-                double prod = 1;
-                int code = code0;
-                for (int i = 0; i < a; i++) {
-                    prod *= Math.exp(lp[(int) ((set[i] * k + kk) * c + code % c)]);
-                    code /= c;
-                }
-                joint += prod / k;
-            }
-            if (joint > 0) h -= joint * Math.log(joint);
-        }
-        double cond = 0;
-        for (long i : set)
-            for (int kk = 0; kk < k; kk++)
-                for (int j = 0; j < c; j++) {
-                    double p = Math.exp(lp[(int) ((i * k + kk) * c + j)]);
-                    if (p > 0) cond -= p * Math.log(p) / k;
-                }
-        return h - cond;
+        return AcquisitionTest.objective(lp, k, c, java.util.Arrays.stream(set).mapToInt(i -> (int) i).toArray());
     }
 
     /**
